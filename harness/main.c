@@ -1,0 +1,422 @@
+/* gameday: the command line (DESIGN.md "Contracts"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "gameday/reporter.h"
+#include "gameday/run.h"
+#include "gameday/scenario.h"
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+    "usage: gameday run SCENARIO.json... [--var k=v] [--json FILE] [--junit FILE]\n"
+    "                   [--out DIR] [--dry-run] [--yes] [--quiet]\n"
+    "       gameday validate SCENARIO.json...\n"
+    "       gameday plan SCENARIO.json...\n"
+    "       gameday --help | --version\n";
+
+static const char help_text[] =
+    "gameday: scripted failure injection with recovery measured in milliseconds.\n"
+    "\n"
+    "Commands:\n"
+    "  run        load, check the steady state, inject the fault, observe until\n"
+    "             recovered, verify, roll back, report. Several scenarios run one\n"
+    "             after another; the exit code is the worst verdict.\n"
+    "  validate   check scenario files (keys, types, ranges, variables); touches\n"
+    "             nothing.\n"
+    "  plan       print what a run would do, resolving targets (which pid, which\n"
+    "             instance) without changing anything.\n"
+    "\n"
+    "Options (run):\n"
+    "  --var k=v     set variable k (overrides the scenario's \"vars\"); repeatable;\n"
+    "                also for validate and plan\n"
+    "  --json FILE   write the JSON journal (gameday-journal/1) to FILE\n"
+    "  --junit FILE  write JUnit XML (one testcase per threshold) to FILE\n"
+    "  --out DIR     write DIR/<scenario>.json journals and DIR/junit.xml\n"
+    "  --dry-run     preflight only: start probes, require the steady state, say\n"
+    "                what the fault would do (targets resolved), inject nothing\n"
+    "  --yes         do not ask before injecting into a non-local environment\n"
+    "  --quiet       no live status or event lines, only the summary\n"
+    "\n"
+    "Exit codes: 0 every threshold met; 1 a threshold breached or recovery timed\n"
+    "out; 2 invalid usage or scenario; 3 aborted (not steady, guard tripped,\n"
+    "interrupted, fault failed) with rollbacks run.\n"
+    "\n"
+    "Signals: the first SIGINT/SIGTERM aborts the run and runs the rollback; a\n"
+    "second one stops waiting for the rollback (journal: rollback incomplete).\n"
+    "Environment: NO_COLOR disables colours; ${env:NAME} in scenarios reads NAME.\n";
+
+struct opts {
+  const char *cmd;
+  const char **files;
+  size_t nfiles;
+  struct gd_var *vars;
+  size_t nvars;
+  const char *json, *junit, *out;
+  int dry_run, yes, quiet;
+};
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "gameday: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n%s(see gameday --help)\n", usage);
+  return EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o) {
+  memset(o, 0, sizeof *o);
+  o->files = calloc((size_t)argc, sizeof *o->files);
+  o->vars = calloc((size_t)argc, sizeof *o->vars);
+  if (!o->files || !o->vars) return usage_error("%s", "out of memory");
+  o->cmd = argv[1];
+  int only_files = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_files || a[0] != '-' || !strcmp(a, "-")) {
+      o->files[o->nfiles++] = a;
+      continue;
+    }
+    if (!strcmp(a, "--")) {
+      only_files = 1;
+      continue;
+    }
+    const char *val = NULL;
+    const char *eq = strchr(a, '=');
+    char name[32];
+    size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+    if (nlen >= sizeof name) return usage_error("unknown option '%s'", a);
+    memcpy(name, a, nlen);
+    name[nlen] = 0;
+    int takes = !strcmp(name, "--var") || !strcmp(name, "--json") ||
+                !strcmp(name, "--junit") || !strcmp(name, "--out");
+    if (takes) {
+      if (eq)
+        val = eq + 1;
+      else if (i + 1 < argc)
+        val = argv[++i];
+      else
+        return usage_error("option '%s' needs a value", name);
+    } else if (eq) {
+      return usage_error("option '%s' takes no value", name);
+    }
+    if (!strcmp(name, "--var")) {
+      const char *e = strchr(val, '=');
+      if (!e || e == val) return usage_error("--var '%s': expected name=value", val);
+      char *n = strndup(val, (size_t)(e - val));
+      if (!n) return usage_error("%s", "out of memory");
+      o->vars[o->nvars].name = n;
+      o->vars[o->nvars].value = e + 1;
+      o->nvars++;
+    } else if (!strcmp(name, "--json")) {
+      o->json = val;
+    } else if (!strcmp(name, "--junit")) {
+      o->junit = val;
+    } else if (!strcmp(name, "--out")) {
+      o->out = val;
+    } else if (!strcmp(name, "--dry-run")) {
+      o->dry_run = 1;
+    } else if (!strcmp(name, "--yes") || !strcmp(name, "-y")) {
+      o->yes = 1;
+    } else if (!strcmp(name, "--quiet") || !strcmp(name, "-q")) {
+      o->quiet = 1;
+    } else {
+      return usage_error("unknown option '%s'", a);
+    }
+  }
+  int is_run = !strcmp(o->cmd, "run");
+  if (!is_run && (o->json || o->junit || o->out || o->dry_run || o->yes || o->quiet))
+    return usage_error("options --json, --junit, --out, --dry-run, --yes and --quiet "
+                       "are for 'run', not '%s'", o->cmd);
+  if (o->nfiles == 0) return usage_error("'%s' needs at least one scenario file", o->cmd);
+  return 0;
+}
+
+static void free_opts(struct opts *o) {
+  for (size_t i = 0; i < o->nvars; i++) free((char *)o->vars[i].name);
+  free(o->vars);
+  free(o->files);
+}
+
+/* Loads every file first: an invalid one stops everything before any run. */
+static int load_all(const struct opts *o, struct gd_scenario ***out) {
+  struct gd_scenario **sc = calloc(o->nfiles, sizeof *sc);
+  if (!sc) return EXIT_USAGE;
+  int bad = 0;
+  for (size_t i = 0; i < o->nfiles; i++) {
+    struct gd_error err = {0};
+    if (gd_scenario_load(o->files[i], o->vars, o->nvars, &sc[i], &err)) {
+      fprintf(stderr, "gameday: %s\n", err.msg);
+      bad = 1;
+    }
+  }
+  *out = sc;
+  return bad ? EXIT_USAGE : 0;
+}
+
+static void free_all(struct gd_scenario **sc, size_t n) {
+  for (size_t i = 0; sc && i < n; i++) gd_scenario_free(sc[i]);
+  free(sc);
+}
+
+static int cmd_validate(const struct opts *o) {
+  struct gd_scenario **sc;
+  int rc = load_all(o, &sc);
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (sc[i])
+      printf("ok: %s (%s): %zu probe(s), %zu fault action(s), %zu threshold(s)\n",
+             o->files[i], sc[i]->name, sc[i]->nprobes, sc[i]->nfault,
+             sc[i]->nthresholds);
+  free_all(sc, o->nfiles);
+  return rc;
+}
+
+static void plan_actions(const char *title, struct gd_action *a, size_t n) {
+  printf("%s:%s\n", title, n ? "" : " none");
+  for (size_t i = 0; i < n; i++) {
+    char desc[512] = "", res[512] = "";
+    if (a[i].ops->describe) a[i].ops->describe(&a[i], desc, sizeof desc);
+    printf("  %s %s (%s, timeout %llu ms): %s\n", a[i].path, a[i].name,
+           a[i].ops->type, (unsigned long long)(a[i].timeout_ns / 1000000u), desc);
+    if (a[i].ops->resolve) {
+      struct gd_error err = {0};
+      if (a[i].ops->resolve(&a[i], res, sizeof res, &err))
+        printf("      now: cannot resolve: %s\n", err.msg);
+      else
+        printf("      now: %s\n", res);
+    }
+  }
+}
+
+static void plan_set(const struct gd_scenario *sc, const struct gd_probe_set *s) {
+  for (size_t i = 0; i < s->n; i++)
+    printf("%s%s", i ? ", " : "", sc->probes[s->idx[i]].name);
+}
+
+static int cmd_plan(const struct opts *o) {
+  struct gd_scenario **sc;
+  int rc = load_all(o, &sc);
+  if (rc) {
+    free_all(sc, o->nfiles);
+    return rc;
+  }
+  for (size_t k = 0; k < o->nfiles; k++) {
+    const struct gd_scenario *s = sc[k];
+    printf("%sscenario %s (%s), environment %s\n", k ? "\n" : "", s->name, s->file,
+           s->environment);
+    if (s->description[0]) printf("  %s\n", s->description);
+    printf("probes:\n");
+    for (size_t i = 0; i < s->nprobes; i++) {
+      char desc[512] = "";
+      const struct gd_probe *p = &s->probes[i];
+      if (p->ops->describe) p->ops->describe(p, desc, sizeof desc);
+      printf("  %s (%s) every %llu ms, timeout %llu ms, max %u in flight: %s\n",
+             p->name, p->ops->type, (unsigned long long)(p->interval_ns / 1000000u),
+             (unsigned long long)(p->timeout_ns / 1000000u), p->max_inflight, desc);
+    }
+    printf("guards: ");
+    if (s->guards.n) plan_set(s, &s->guards); else printf("none");
+    printf("\nsteady state: ");
+    plan_set(s, &s->steady);
+    printf(" healthy for %llu ms (give up after %llu ms)\n",
+           (unsigned long long)(s->steady_for_ns / 1000000u),
+           (unsigned long long)(s->steady_timeout_ns / 1000000u));
+    plan_actions("fault (t0 = the first one)", s->fault, s->nfault);
+    printf("recovery: ");
+    plan_set(s, &s->recovery);
+    printf(" stable for %llu ms, within %llu ms of t0\n",
+           (unsigned long long)(s->stable_ns / 1000000u),
+           (unsigned long long)(s->recovery_timeout_ns / 1000000u));
+    plan_actions("verify", s->verify, s->nverify);
+    plan_actions("rollback (always runs)", s->rollback, s->nrollback);
+    printf("thresholds:%s\n", s->nthresholds ? "" : " none");
+    for (size_t i = 0; i < s->nthresholds; i++)
+      printf("  %s %s %g\n", s->thresholds[i].name,
+             s->thresholds[i].at_least ? ">=" : "<=", s->thresholds[i].limit);
+  }
+  free_all(sc, o->nfiles);
+  return 0;
+}
+
+static int mkdir_p(const char *dir) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+  return 0;
+}
+
+/* Injecting into anything but the local stack needs a yes: --yes, or the
+ * environment's name typed at a prompt. */
+static int confirm(const struct opts *o, struct gd_scenario **sc) {
+  if (o->yes || o->dry_run) return 0;
+  for (size_t i = 0; i < o->nfiles; i++) {
+    if (!strcmp(sc[i]->environment, "local")) continue;
+    if (!isatty(STDIN_FILENO)) {
+      fprintf(stderr,
+              "gameday: %s: scenario '%s' injects faults into environment '%s'; "
+              "pass --yes to run it without a prompt\n",
+              sc[i]->file, sc[i]->name, sc[i]->environment);
+      return EXIT_USAGE;
+    }
+    fprintf(stderr, "scenario '%s' will inject faults into environment '%s'.\n"
+                    "type the environment name to go on: ",
+            sc[i]->name, sc[i]->environment);
+    char line[256];
+    if (!fgets(line, sizeof line, stdin)) return EXIT_USAGE;
+    line[strcspn(line, "\r\n")] = 0;
+    if (strcmp(line, sc[i]->environment)) {
+      fprintf(stderr, "gameday: not confirmed; nothing was done\n");
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
+static int cmd_run(const struct opts *o) {
+  struct gd_scenario **sc;
+  int rc = load_all(o, &sc);
+  if (rc || (rc = confirm(o, sc))) {
+    free_all(sc, o->nfiles);
+    return rc;
+  }
+  if (o->out && mkdir_p(o->out)) {
+    fprintf(stderr, "gameday: cannot create '%s': %s\n", o->out, strerror(errno));
+    free_all(sc, o->nfiles);
+    return EXIT_USAGE;
+  }
+  char junit_path[4096] = "";
+  if (o->out) snprintf(junit_path, sizeof junit_path, "%s/junit.xml", o->out);
+
+  struct gd_reporter rep[4];
+  struct gd_reporter *reps[4];
+  size_t nrep = 0;
+  memset(rep, 0, sizeof rep);
+  const char *nc = getenv("NO_COLOR");
+  int tty = isatty(STDOUT_FILENO);
+  rep[nrep] = (struct gd_reporter){.ops = &gd_reporter_console, .out = stdout,
+                                   .quiet = o->quiet,
+                                   .color = tty && !(nc && nc[0]),
+                                   .live = tty && !o->quiet};
+  nrep++;
+  if (o->json || o->out) {
+    rep[nrep] = (struct gd_reporter){.ops = &gd_reporter_journal, .path = o->json,
+                                     .dir = o->out};
+    nrep++;
+  }
+  if (o->junit) {
+    rep[nrep] = (struct gd_reporter){.ops = &gd_reporter_junit, .path = o->junit};
+    nrep++;
+  }
+  if (o->out) {
+    rep[nrep] = (struct gd_reporter){.ops = &gd_reporter_junit, .path = junit_path};
+    nrep++;
+  }
+  int worst = 0;
+  size_t opened = 0;
+  for (; opened < nrep; opened++) {
+    reps[opened] = &rep[opened];
+    struct gd_error err = {0};
+    if (rep[opened].ops->open && rep[opened].ops->open(&rep[opened], &err)) {
+      fprintf(stderr, "gameday: %s\n", err.msg);
+      worst = EXIT_USAGE;
+      break;
+    }
+  }
+
+  uv_loop_t loop;
+  struct gd_run *runs = calloc(o->nfiles, sizeof *runs);
+  const struct gd_run **done = calloc(o->nfiles, sizeof *done);
+  size_t ndone = 0;
+  struct gd_run_options ropt = {.dry_run = o->dry_run, .quiet = o->quiet, .yes = o->yes};
+  if (worst == 0 && runs && done && uv_loop_init(&loop) == 0) {
+    struct gd_error err = {0};
+    if (gd_signals_install(&loop, &err)) {
+      fprintf(stderr, "gameday: %s\n", err.msg);
+      worst = 3;
+    }
+    for (size_t i = 0; worst != 3 && i < o->nfiles; i++) {
+      if (gd_signals_count() > 0) {
+        fprintf(stderr, "gameday: interrupted: %zu scenario(s) not run\n", o->nfiles - i);
+        break;
+      }
+      if (gd_run_scenario(&runs[i], sc[i], &ropt, &loop, reps, nrep, &err)) {
+        fprintf(stderr, "gameday: %s\n", err.msg);
+        if (worst < 3) worst = 3;
+        break;
+      }
+      done[ndone++] = &runs[i];
+      int code = gd_verdict_exit_code(runs[i].verdict);
+      if (code > worst) worst = code;
+    }
+    for (size_t i = 0; i < nrep; i++) {
+      struct gd_error e2 = {0};
+      if (rep[i].ops->close && rep[i].ops->close(&rep[i], &e2)) {
+        fprintf(stderr, "gameday: %s\n", e2.msg);
+        if (worst < 3) worst = 3;
+      }
+    }
+    gd_signals_close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+      fprintf(stderr, "gameday: internal error: handles left open at exit\n");
+      if (worst < 3) worst = 3;
+    }
+  } else if (worst == 0) {
+    fprintf(stderr, "gameday: cannot start the event loop\n");
+    worst = 3;
+  }
+  for (size_t i = 0; i < nrep; i++)
+    if (rep[i].ops->free) rep[i].ops->free(&rep[i]);
+  for (size_t i = 0; runs && i < o->nfiles; i++) gd_run_free(&runs[i]);
+  free(runs);
+  free(done);
+  free_all(sc, o->nfiles);
+  return worst;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    fputs(usage, stdout);
+    fputs("\n", stdout);
+    fputs(help_text, stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("gameday %s (libuv %s, %s)\n", GAMEDAY_VERSION, uv_version_string(),
+           curl_version());
+    return 0;
+  }
+  if (strcmp(argv[1], "run") && strcmp(argv[1], "validate") && strcmp(argv[1], "plan")) {
+    if (!strcmp(argv[1], "check"))
+      return usage_error("'%s' (the pre-demo readiness check) is not in this build yet",
+                         argv[1]);
+    return usage_error("unknown command '%s'", argv[1]);
+  }
+  struct opts o;
+  int rc = parse_args(argc, argv, &o);
+  if (rc == 0) {
+    if (!strcmp(o.cmd, "run"))
+      rc = cmd_run(&o);
+    else if (!strcmp(o.cmd, "validate"))
+      rc = cmd_validate(&o);
+    else
+      rc = cmd_plan(&o);
+  }
+  free_opts(&o);
+  return rc;
+}
