@@ -119,6 +119,31 @@ struct ival {
   uint64_t a, b;
 };
 
+/* Samples of span s that started in [lo, hi), and the start of the first of
+ * them. The driver splits spans at t0 and at the end of observation, so
+ * this is exact there; elsewhere samples are taken as evenly spaced. */
+static uint32_t span_window(const struct gd_span *s, uint64_t lo, uint64_t hi,
+                            uint64_t *first) {
+  if (s->last_start < lo || s->first_start >= hi) return 0;
+  if (s->first_start >= lo && s->last_start < hi) {
+    *first = s->first_start;
+    return s->count;
+  }
+  if (s->count == 1) {
+    *first = s->first_start;
+    return 1;
+  }
+  double step = (double)(s->last_start - s->first_start) / (double)(s->count - 1);
+  double k0 = s->first_start >= lo ? 0 : ceil((double)(lo - s->first_start) / step);
+  double k1 = s->last_start < hi ? (double)(s->count - 1)
+                                 : ceil((double)(hi - s->first_start) / step) - 1;
+  if (k1 > (double)(s->count - 1)) k1 = (double)(s->count - 1);
+  if (k1 < k0) return 0;
+  *first = s->first_start + (uint64_t)(k0 * step);
+  if (*first < lo) *first = lo;
+  return (uint32_t)(k1 - k0 + 1);
+}
+
 static int ival_cmp(const void *x, const void *y) {
   const struct ival *p = x, *q = y;
   return p->a < q->a ? -1 : p->a > q->a;
@@ -171,17 +196,19 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
     const struct gd_timeline *t = in[p].tl;
     for (size_t j = 0; j < t->n; j++) {
       const struct gd_span *s = &t->spans[j];
-      if (s->first_start < t0 || s->first_start >= obs_end) continue;
+      uint64_t first = 0;
+      uint32_t cnt = span_window(s, t0, obs_end, &first);
+      if (!cnt) continue;
       if (s->ok) {
-        out->ok += s->count;
+        out->ok += cnt;
         continue;
       }
-      out->failed += s->count;
+      out->failed += cnt;
       total_fail++;
       out->impacted = 1;
       if (in[p].interval_ns > max_fail_interval)
         max_fail_interval = in[p].interval_ns;
-      double d = (double)(s->first_start - t0) / 1e6;
+      double d = (double)(first - t0) / 1e6;
       if (!out->has_detection || d < out->detection_ms) {
         out->has_detection = 1;
         out->detection_ms = d;
@@ -201,13 +228,14 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
       const struct gd_timeline *t = in[p].tl;
       for (size_t j = 0; j < t->n; j++) {
         const struct gd_span *s = &t->spans[j];
-        if (s->ok || s->first_start < t0 || s->first_start >= obs_end) continue;
+        uint64_t first = 0;
+        if (s->ok || !span_window(s, t0, obs_end, &first)) continue;
         /* Consecutive failure spans (split by a phase boundary) run on. */
         size_t e = j + 1;
         while (e < t->n && !t->spans[e].ok) e++;
         uint64_t b = e < t->n ? t->spans[e].first_start : obs_end;
         if (b > obs_end) b = obs_end;
-        iv[k].a = s->first_start;
+        iv[k].a = first;
         iv[k].b = b;
         k++;
         j = e - 1;

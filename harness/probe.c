@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "gameday/json.h"
 
@@ -102,7 +104,8 @@ void gd_probe_free(struct gd_probe *p) {
 
 /* ---- run time ---------------------------------------------------------- */
 
-static void tick_cb(uv_timer_t *t);
+static void tick_cb(uv_poll_t *h, int status, int events);
+static void arm_at(struct gd_probe *p, uint64_t deadline);
 static void slot_timeout_cb(uv_timer_t *t);
 static void commit_ready(struct gd_probe *p);
 
@@ -154,7 +157,18 @@ int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
       return rc;
     }
   }
-  uv_timer_init(loop, &p->tick);
+  p->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (p->tick_fd < 0 || uv_poll_init(loop, &p->tick, p->tick_fd) != 0) {
+    if (p->tick_fd >= 0) close(p->tick_fd);
+    p->tick_fd = -1;
+    free(p->ring);
+    free(p->slots);
+    free(p->latency);
+    p->ring = NULL;
+    p->slots = NULL;
+    p->latency = p->streak = p->lateness = NULL;
+    return gd_error_set(err, GD_EIO, "%s: cannot create a timer", p->path);
+  }
   p->tick.data = p;
   p->open_handles++;
   for (unsigned i = 0; i < p->max_inflight; i++) {
@@ -168,7 +182,8 @@ int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
   p->running = 1;
   p->start_ns = uv_hrtime();
   p->next_seq = 0;
-  uv_timer_start(&p->tick, tick_cb, 0, 0);
+  uv_poll_start(&p->tick, UV_READABLE, tick_cb);
+  arm_at(p, p->start_ns);
   return 0;
 }
 
@@ -228,8 +243,25 @@ static void start_sample(struct gd_probe *p, uint64_t seq, uint64_t deadline,
   }
 }
 
-static void tick_cb(uv_timer_t *t) {
-  struct gd_probe *p = t->data;
+/* uv_hrtime() is CLOCK_MONOTONIC, so deadlines arm the timerfd as they are:
+ * libuv timers have millisecond resolution, which at a 1 ms interval means
+ * either spinning through the last fraction of each millisecond or missing
+ * deadlines. */
+static void arm_at(struct gd_probe *p, uint64_t deadline) {
+  if (deadline == 0) deadline = 1; /* 0 would disarm */
+  struct itimerspec its = {
+      .it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
+                   .tv_nsec = (long)(deadline % 1000000000u)}};
+  timerfd_settime(p->tick_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void tick_cb(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  struct gd_probe *p = h->data;
+  uint64_t expirations;
+  while (read(p->tick_fd, &expirations, sizeof expirations) > 0) {
+  }
   if (!p->running) return;
   uint64_t now = uv_hrtime();
   uint64_t deadline = p->start_ns + p->next_seq * p->interval_ns;
@@ -242,14 +274,8 @@ static void tick_cb(uv_timer_t *t) {
     p->next_seq = k + 1;
     start_sample(p, k, deadline, now);
     if (!p->running) return;
-    now = uv_hrtime();
   }
-  uint64_t next = p->start_ns + p->next_seq * p->interval_ns;
-  uint64_t delay = next > now ? next - now : 0;
-  /* libuv timers have millisecond resolution and the loop clock may lag
-   * the high-resolution one: round down and re-check on wake-up rather than
-   * start late. */
-  uv_timer_start(&p->tick, tick_cb, delay / 1000000u, 0);
+  arm_at(p, p->start_ns + p->next_seq * p->interval_ns);
 }
 
 static void slot_timeout_cb(uv_timer_t *t) {
@@ -362,6 +388,10 @@ void gd_probe_set_phase(struct gd_probe *p, int phase) {
 
 static void handle_closed(uv_handle_t *h) {
   struct gd_probe *p = h->data;
+  if (h == (uv_handle_t *)&p->tick && p->tick_fd >= 0) {
+    close(p->tick_fd); /* after libuv has stopped watching it */
+    p->tick_fd = -1;
+  }
   if (--p->open_handles == 0) {
     p->closing = 0;
     void (*cb)(struct gd_probe *, void *) = p->stop_cb;
@@ -402,7 +432,7 @@ void gd_probe_stop(struct gd_probe *p,
   p->stopping = 1;
   p->stop_cb = cb;
   p->stop_arg = arg;
-  uv_timer_stop(&p->tick);
+  uv_poll_stop(&p->tick);
   /* Results of samples still outstanding are dropped: they would describe
    * the stack after the run ended. */
   for (uint64_t pos = p->ring_head; pos < p->ring_tail; pos++)

@@ -153,7 +153,9 @@ struct gd_probe {
   /* private to probe.c */
   struct gd_sample *slots;
   unsigned inflight;
-  uv_timer_t tick;
+  uv_poll_t tick;             /* on tick_fd: a timerfd armed at absolute
+                                 deadlines (uv timers are ms-granular) */
+  int tick_fd;
   uint64_t start_ns;          /* deadline of sample 0 */
   uint64_t next_seq;
   struct gd_pending *ring;    /* commit FIFO of started samples */
