@@ -342,9 +342,10 @@ static void commit(struct gd_probe *p, const struct gd_pending *e) {
     else
       gd_hist_add(&p->latency[p->hist_phase], lat);
   } else {
-    snprintf(p->last_detail, sizeof p->last_detail, "%s%s%s",
-             gd_sample_class_name((enum gd_sample_class)e->cls),
-             e->detail[0] ? ": " : "", e->detail);
+    /* Kinds write details that name the failure ("status 503 (expected
+     * 200)"); the class name is the fallback. */
+    snprintf(p->last_detail, sizeof p->last_detail, "%s",
+             e->detail[0] ? e->detail : gd_sample_class_name((enum gd_sample_class)e->cls));
     if (p->hist_phase == GD_HIST_FAULT && p->streak->count) {
       gd_hist_merge(&p->latency[GD_HIST_FAULT], p->streak);
       gd_hist_reset(p->streak);

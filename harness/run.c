@@ -378,7 +378,8 @@ static void start_list(struct drv *d, enum list_kind k, struct gd_action *a,
   d->actions = a;
   d->nactions = n;
   d->ai = 0;
-  if (n) EVENT(d, "%s: %zu action(s)", list_name(k), n);
+  if (n && k != LIST_FAULT) /* the fault list announces itself at t0 */
+    EVENT(d, "%s: %zu action(s)", list_name(k), n);
   run_next_action(d);
 }
 

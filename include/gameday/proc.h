@@ -34,6 +34,13 @@ void gd_proc_cmd_free(struct gd_proc_cmd *c);
 /* "sh -c 'pg_isready -q' (expect exit 0)", shell-quoted where needed. */
 void gd_proc_cmd_describe(const struct gd_proc_cmd *c, char *buf, size_t n);
 
+/* For plan and --dry-run: would cmd start now? Finds the program the way
+ * the spawn will (PATH unless it has a '/') and checks cwd. Writes
+ * "would run /usr/bin/pg_isready -q (expect exit 0)"; errors read like
+ * those of gd_proc_spawn ("cannot run 'foo': not found in PATH"). */
+int gd_proc_cmd_check(const struct gd_proc_cmd *c, char *buf, size_t n,
+                      struct gd_error *err);
+
 /* How a process ended. Valid during the exit callback only. */
 struct gd_proc_result {
   int64_t exit_status;   /* when term_signal is 0 */

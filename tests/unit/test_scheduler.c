@@ -197,7 +197,7 @@ static void test_start_error_recorded(void) {
   run_probe(&broken_ops, 2, 100, 1, &o, &p);
   CU_ASSERT_EQUAL(o.classes[GD_SAMPLE_ERROR], 5);
   CU_ASSERT_STRING_EQUAL(o.detail, "cannot run 'x': no such file");
-  CU_ASSERT_STRING_EQUAL(p.last_detail, "error: cannot run 'x': no such file");
+  CU_ASSERT_STRING_EQUAL(p.last_detail, "cannot run 'x': no such file");
   release(&p);
 }
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages gameday needs to build, test, demo and
+# benchmark. Safe to run again: only what is missing is installed.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
+      libssl-dev libcjson-dev libcunit1-dev)
+if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "gameday: missing packages: ${missing[*]}" >&2
+  echo "gameday: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
