@@ -25,8 +25,8 @@ bench_header "downtime_ms vs the fault server's actual window (~$WINDOW_MS ms, $
 
 rows=$BENCH_TMP/rows
 : >"$rows"
-printf '%8s %7s %4s %10s %12s %9s %8s %7s\n' \
-  interval mode run true_ms measured_ms error_ms unc_ms within
+printf '%8s %7s %4s %10s %12s %9s %8s %7s %8s %9s\n' \
+  interval mode run true_ms measured_ms error_ms unc_ms within skipped late_p99
 for iv in $INTERVALS; do
   # Enough ok samples after the window that one late ok cannot end the run
   # before the probe has really seen the service back.
@@ -59,6 +59,9 @@ for iv in $INTERVALS; do
         jq -c '.[-1] | [.start_ns, .end_ns, .state]')
       measured=$(jq -r '.measurements.downtime_ms // "null"' "$jr" 2>/dev/null || echo null)
       unc=$(jq -r '.measurements.downtime_uncertainty_ms // "null"' "$jr" 2>/dev/null || echo null)
+      # Skipped or late samples widen the gap around an edge beyond one
+      # interval; shown so that an error outside the uncertainty is explained.
+      sk=$(jq -r '"\(.probes.svc.skipped) \(.probes.svc.lateness_p99_ms)"' "$jr" 2>/dev/null || echo "- -")
       if [ "$rc" != 0 ] || [ "$measured" = null ] ||
         [ "$(jq -r '.[2]' <<<"$win")" != ended ]; then
         printf '%8s %7s %4s  run failed: exit %s, window %s (log: BENCH_KEEP=1)\n' \
@@ -67,11 +70,12 @@ for iv in $INTERVALS; do
         continue
       fi
       awk -v iv="$iv" -v mode="$mode" -v run="$run" -v m="$measured" -v u="$unc" \
-        -v w="$win" -v rows="$rows" 'BEGIN {
+        -v w="$win" -v rows="$rows" -v sk="$sk" 'BEGIN {
           gsub(/[][]/, "", w); split(w, a, ",");
           t = (a[2] - a[1]) / 1e6; e = m - t; ae = e < 0 ? -e : e;
           ok = ae <= u ? "yes" : "NO";
-          printf "%8s %7s %4s %10.3f %12.3f %+9.3f %8.1f %7s\n", iv, mode, run, t, m, e, u, ok;
+          split(sk, k, " ");
+          printf "%8s %7s %4s %10.3f %12.3f %+9.3f %8.1f %7s %8s %9.3f\n", iv, mode, run, t, m, e, u, ok, k[1], k[2];
           printf "%s %s %s %.6f %.6f %.6f %.6f %d\n", iv, mode, run, t, m, ae, u, (ae <= u) >> rows }'
     done
   done

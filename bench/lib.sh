@@ -234,6 +234,43 @@ background_load() {
     printf "%.0f%%", (t > 0 ? (t - idle) / t * 100 : 0) }'
 }
 
+# CPU ticks (user + system) used so far by nginx: the master and its
+# workers, found by parent pid.
+nginx_ticks() {
+  local p sum=0 t
+  for p in "$NGINX_PID" $(pgrep -P "$NGINX_PID" 2>/dev/null || true); do
+    # Fields after the ")" closing the command name: utime is the 12th.
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || t=0
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+
+# The machine's CPU use over a benchmark, so that a reader can tell a slow
+# harness from a busy machine. load_begin, run, load_end GAMEDAY_CPU_SECONDS;
+# load_end sets LOAD_LINE ("cores busy: all X (gameday Y, nginx Z, other W)")
+# and LOAD_OTHER (cores used by everything else).
+load_begin() {
+  LOAD_T0=$(date +%s.%N)
+  LOAD_STAT0=$(head -n 1 /proc/stat)
+  LOAD_NGX0=$(nginx_ticks)
+}
+
+load_end() {
+  local t1 stat1 ngx1
+  t1=$(date +%s.%N)
+  stat1=$(head -n 1 /proc/stat)
+  ngx1=$(nginx_ticks)
+  read -r LOAD_OTHER LOAD_LINE < <(awk -v a="$LOAD_STAT0" -v b="$stat1" \
+    -v t0="$LOAD_T0" -v t1="$t1" -v n0="$LOAD_NGX0" -v n1="$ngx1" \
+    -v g="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      n = split(a, x, " "); split(b, y, " ")
+      for (i = 2; i <= n; i++) { d = y[i] - x[i]; if (i != 5 && i != 6) busy += d }
+      w = t1 - t0; all = busy / hz / w; ng = (n1 - n0) / hz / w; gd = g / w
+      o = all - gd - ng; if (o < 0) o = 0
+      printf "%.2f cores busy: all %.2f (gameday %.2f, nginx %.2f, other %.2f)\n", o, all, gd, ng, o }')
+}
+
 bench_header() {
   echo "== $BENCH_NAME: $* =="
   echo "   $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $("$GAMEDAY" --version 2>/dev/null | cut -d' ' -f1-2)"

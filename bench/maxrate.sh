@@ -14,6 +14,9 @@
 # so it is the ceiling of this machine, this nginx and this many
 # connections. gameday/wrk says how close the harness gets to it.
 #
+# Columns: cpu is gameday's (% of one core), other the cores used meanwhile
+# by everything but gameday and nginx (a busy machine explains a bad step).
+#
 # Env: STEPS ("1 2 4 6 8 12 16 24 32 48 64"), STEP_SECONDS (10),
 # INTERVAL_MS (1), MAX_INFLIGHT (4), WRK_SECONDS (10), SKIP_LIMIT_PCT (1),
 # LATENESS_TARGET_MS (2)
@@ -38,9 +41,11 @@ run_step() {
   local n=$1 try=$2 sc=$BENCH_TMP/maxrate-$1.json jr=$BENCH_TMP/maxrate-$1.journal.json
   gen_load_scenario "$sc" "$n" "$INTERVAL_MS" "$MAX_INFLIGHT" "$STEP_SECONDS" "$url"
   rm -f "$jr"
+  load_begin
   run_timed "$sc" "$jr"
+  load_end "$(awk -v u="$RUN_USER" -v s="$RUN_SYS" 'BEGIN { print u + s }')"
   if [ ! -s "$jr" ]; then
-    printf '%6s %9s %10s %8s %9s %6s %9s  %s\n' "$n" - - - - - "exit $RUN_RC" "no journal"
+    printf '%6s %9s %10s %8s %9s %6s %6s %9s  %s\n' "$n" - - - - - - "exit $RUN_RC" "no journal"
     return 1
   fi
   local samples ok failed skipped late dur verdict row
@@ -48,21 +53,21 @@ run_step() {
   row=$(awk -v n="$n" -v iv="$INTERVAL_MS" -v s="$samples" -v f="$failed" \
     -v sk="$skipped" -v l="$late" -v d="$dur" -v v="$verdict" -v u="$RUN_USER" \
     -v sy="$RUN_SYS" -v w="$RUN_WALL" -v lim="$SKIP_LIMIT_PCT" \
-    -v lt="$LATENESS_TARGET_MS" -v try="$try" 'BEGIN {
+    -v lt="$LATENESS_TARGET_MS" -v try="$try" -v other="$LOAD_OTHER" 'BEGIN {
       skp = s + sk > 0 ? sk / (s + sk) * 100 : 100
       ok = v == "pass" && f == 0 && skp <= lim && l < lt
       why = ok ? "sustained" : v != "pass" ? "verdict " v : f > 0 ? f " failed" \
             : skp > lim ? "skipped > " lim "%" : "lateness >= " lt " ms"
       if (try > 1) why = why " (retry)"
-      printf "%d %.0f|%6d %9d %10.0f %7.2f%% %9.3f %5.0f%% %9s  %s\n", ok, s / (d / 1000),
-        n, n * 1000 / iv, s / (d / 1000), skp, l, (u + sy) / w * 100, v, why }')
+      printf "%d %.0f|%6d %9d %10.0f %7.2f%% %9.3f %5.0f%% %6.2f %9s  %s\n", ok, s / (d / 1000),
+        n, n * 1000 / iv, s / (d / 1000), skp, l, (u + sy) / w * 100, other, v, why }')
   echo "${row#*|}"
   STEP_RATE=$(cut -d'|' -f1 <<<"$row" | cut -d' ' -f2)
   [ "${row:0:1}" = 1 ]
 }
 
-printf '%6s %9s %10s %8s %9s %6s %9s  %s\n' probes offered/s achieved/s skipped \
-  late_p99 cpu verdict result
+printf '%6s %9s %10s %8s %9s %6s %6s %9s  %s\n' probes offered/s achieved/s skipped \
+  late_p99 cpu other verdict result
 best_rate=0
 best_n=0
 for n in $STEPS; do

@@ -42,6 +42,7 @@ gen_load_scenario "$sc" "$PROBES" "$INTERVAL_MS" 1 $((MEM_SECONDS + 3)) \
 gd=$!
 BENCH_PIDS+=("$gd")
 start=$(date +%s.%N)
+load_begin
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
@@ -70,6 +71,8 @@ while :; do
 done
 rss_end=$rss
 hwm=$(status_kb "$gd" VmHWM)
+gd_cpu=$(sed 's/^.*) //' "/proc/$gd/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }')
+load_end "$gd_cpu"
 
 rc=0
 wait "$gd" || rc=$?
@@ -79,9 +82,12 @@ read -r samples ok failed skipped late dur verdict < <(journal_totals "$jr")
 
 awk -v a="$rss_first" -v b="$rss_end" -v h="$hwm" -v t1="$MEM_FIRST_SECONDS" \
   -v t2="$MEM_SECONDS" -v lim="$MEM_LIMIT_MB" -v s="$samples" -v sk="$skipped" \
-  -v f="$failed" -v l="$late" -v d="$dur" -v v="$verdict" -v rc="$rc" 'BEGIN {
+  -v f="$failed" -v l="$late" -v d="$dur" -v v="$verdict" -v rc="$rc" \
+  -v load="$LOAD_LINE" -v cpu="$gd_cpu" 'BEGIN {
     printf "verdict             %s (exit %s)\n", v, rc
     printf "samples             %d (failed %d, skipped %d) = %.0f samples/s; lateness p99 %.3f ms\n", s, f, sk, s / (d / 1000), l
+    printf "harness CPU         %.2f s over %d s = %.1f%% of one core\n", cpu, t2, cpu / t2 * 100
+    printf "machine             %s\n", load
     printf "RSS at %4d s       %.1f MB (%d kB)\n", t1, a / 1024, a
     printf "RSS at %4d s       %.1f MB (%d kB)\n", t2, b / 1024, b
     printf "difference          %+.2f MB (%+d kB); peak (VmHWM) %.1f MB\n", (b - a) / 1024, b - a, h / 1024

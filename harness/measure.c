@@ -149,20 +149,25 @@ static int ival_cmp(const void *x, const void *y) {
   return p->a < q->a ? -1 : p->a > q->a;
 }
 
-/* The instants at which probe `in` was "stable": inside an ok span, at least
- * stable_ns after the later of the span's start and t0, and not after the
- * span's last observed sample. Written to out (caller-sized, one per span). */
+/* The instants at which probe `in` was "stable": inside an ok streak, at
+ * least stable_ns after the later of the streak's start and t0, and not after
+ * the streak's last observed sample. A streak is a run of consecutive ok
+ * spans: phase boundaries (t0, recovery) split one streak into several
+ * spans. Written to out (caller-sized, one per span at most). */
 static size_t stable_intervals(const struct gd_measure_input *in, uint64_t t0,
                                uint64_t obs_end, uint64_t stable_ns,
                                struct ival *out) {
   size_t k = 0;
   const struct gd_timeline *t = in->tl;
   for (size_t j = 0; j < t->n; j++) {
-    const struct gd_span *s = &t->spans[j];
-    if (!s->ok || s->first_start >= obs_end) continue;
-    uint64_t a = s->first_start > t0 ? s->first_start : t0;
-    uint64_t b = s->last_start;
+    if (!t->spans[j].ok || t->spans[j].first_start >= obs_end) continue;
+    size_t e = j;
+    while (e + 1 < t->n && t->spans[e + 1].ok && t->spans[e + 1].first_start < obs_end)
+      e++;
+    uint64_t a = t->spans[j].first_start > t0 ? t->spans[j].first_start : t0;
+    uint64_t b = t->spans[e].last_start;
     if (b >= obs_end) b = obs_end - 1;
+    j = e;
     if (b < a || b - a < stable_ns) continue;
     out[k].a = a + stable_ns;
     out[k].b = b;

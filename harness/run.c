@@ -507,6 +507,15 @@ static void do_rollback(struct drv *d) {
     go(d, do_finish);
     return;
   }
+  if (d->hurry) {
+    /* A second signal came before the rollback could start: the user asked
+     * not to wait, so it is not started, and the journal says so. */
+    d->ai = 0;
+    d->nactions = d->sc->nrollback;
+    d->list = LIST_ROLLBACK;
+    go(d, do_finish);
+    return;
+  }
   start_list(d, LIST_ROLLBACK, d->sc->rollback, d->sc->nrollback);
 }
 

@@ -286,9 +286,26 @@ static void check_window(const char *mode, int interval_ms, int timeout_ms,
   CU_ASSERT_DOUBLE_EQUAL(det_u, interval_ms, 1e-9);
   CU_ASSERT_DOUBLE_EQUAL(rec_u, interval_ms, 1e-9);
   CU_ASSERT_DOUBLE_EQUAL(down_u, interval_ms, 1e-9);
-  CU_ASSERT(fabs(det - s_ms) <= det_u + LOOPBACK_SLACK_MS);
-  CU_ASSERT(fabs(rec - e_ms) <= rec_u + LOOPBACK_SLACK_MS);
-  CU_ASSERT(fabs(down - d_ms) <= down_u + LOOPBACK_SLACK_MS);
+  int det_ok = fabs(det - s_ms) <= det_u + LOOPBACK_SLACK_MS;
+  int rec_ok = fabs(rec - e_ms) <= rec_u + LOOPBACK_SLACK_MS;
+  int down_ok = fabs(down - d_ms) <= down_u + LOOPBACK_SLACK_MS;
+  CU_ASSERT(det_ok);
+  CU_ASSERT(rec_ok);
+  CU_ASSERT(down_ok);
+  if (!det_ok || !rec_ok || !down_ok) {
+    /* Late or skipped samples near an edge (a starved machine) and a
+     * measurement error look alike from the figures alone. */
+    printf("\n    probe: skipped %g, lateness p99 %g ms; spans near the "
+           "window:",
+           jnum(j, "probes.web.skipped"), jnum(j, "probes.web.lateness_p99_ms"));
+    const cJSON *sp;
+    cJSON_ArrayForEach(sp, jget(j, "probes.web.timeline")) {
+      double a0 = jnum(sp, "0"), a1 = jnum(sp, "1");
+      if (a1 >= s_ms - 3.0 * interval_ms && a0 <= e_ms + 3.0 * interval_ms)
+        printf("\n      [%.3f, %.3f, %s, %g]", a0, a1, jstr(sp, "2"),
+               jnum(sp, "3"));
+    }
+  }
 
   /* The probe saw the window as failures and kept sampling throughout. */
   CU_ASSERT(jnum(j, "probes.web.failed") >= d_ms / interval_ms * 0.5);

@@ -48,6 +48,7 @@
 #define OUT_FLUSH 65536         /* flush a pipelined batch at this size */
 #define WQ_HIGH (1u << 20)      /* stop reading a client that does not read */
 #define MS_MAX 86400000ull      /* one day: longer is certainly a typo */
+#define LINGER_MS 1000          /* wait for the client's close after ours */
 #define NS_PER_MS 1000000ull
 
 enum mode { M_503, M_HANG, M_REFUSE, M_RESET };
@@ -104,6 +105,9 @@ struct conn {
   int shutting;
   int draining;               /* last answer given; input is discarded */
   int paused;
+  int eof;                    /* the client has finished sending */
+  int lingering;              /* shut down; waiting for the client's close */
+  uint64_t linger_until;      /* loop time (ms) */
   int exit_after;             /* POST /exit: stop the server once flushed */
   enum body body;             /* request whose body is still arriving */
   uint64_t body_left, body_total;
@@ -131,6 +135,7 @@ struct sbuf {
 struct server {
   uv_loop_t *loop;
   uv_signal_t sigterm, sigint;
+  uv_timer_t reaper;          /* ends lingering connections */
   struct sockaddr_storage addr;
   int port, ctl_port;
   struct listener *svc, *ctl;
@@ -510,11 +515,28 @@ static void reject(struct conn *c, int status) {
 
 static void conn_shutdown(struct conn *c);
 
+/* Closing while the client may still be sending would answer its data
+ * with a RST, which can destroy our last answer before it is read: after
+ * our FIN, wait (discarding input) for the client's, for LINGER_MS at most. */
 static void on_shutdown(uv_shutdown_t *req, int status) {
   struct conn *c = req->data;
-  (void)status;
   if (c->exit_after) server_stop(c->srv);
-  conn_close(c);
+  if (status < 0 || c->eof || c->closing) {
+    conn_close(c);
+    return;
+  }
+  c->lingering = 1;
+  c->linger_until = uv_now(c->srv->loop) + LINGER_MS;
+}
+
+static void on_reap(uv_timer_t *t) {
+  struct server *srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  struct conn *c = srv->conns, *next;
+  for (; c; c = next) {
+    next = c->next;
+    if (c->lingering && now >= c->linger_until) conn_close(c);
+  }
 }
 
 /* Orderly end after the queued answers have gone out. */
@@ -1018,7 +1040,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   if (nread == 0) return;
   /* The client finished sending: answer what was read, then end. A held
    * connection has nothing to send; its client gave up. */
-  if (nread == UV_EOF && !c->held) {
+  if (nread == UV_EOF && !c->held && !c->lingering) {
+    c->eof = 1;
     conn_shutdown(c);
     return;
   }
@@ -1108,6 +1131,7 @@ static void server_stop(struct server *srv) {
   srv->stopping = 1;
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
   uv_close((uv_handle_t *)&srv->sigint, NULL);
+  uv_close((uv_handle_t *)&srv->reaper, NULL);
   if (srv->svc) listener_close(srv->svc);
   if (srv->ctl) listener_close(srv->ctl);
   srv->svc = srv->ctl = NULL;
@@ -1257,6 +1281,9 @@ int main(int argc, char **argv) {
   uv_signal_init(srv.loop, &srv.sigterm);
   uv_signal_init(srv.loop, &srv.sigint);
   srv.sigterm.data = srv.sigint.data = &srv;
+  uv_timer_init(srv.loop, &srv.reaper);
+  srv.reaper.data = &srv;
+  uv_timer_start(&srv.reaper, on_reap, LINGER_MS / 4, LINGER_MS / 4);
 
   int status = 0;
   if (listener_open(&srv, 0, port, &srv.svc) != 0 ||

@@ -1,216 +1,11 @@
 /* gd_curl: libcurl multi driven by the libuv loop. */
-#define _GNU_SOURCE /* memmem, strcasestr */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "gameday/curl.h"
+#include "httpd.h"
 #include "testutil.h"
-
-/* A small HTTP/1.1 server on a thread of its own (so that it and the loop
- * under test use both cores): loopback, port 0, keep-alive, Content-Length
- * bodies. It counts accepts and requests, remembers the last request, and
- * can answer with any status, hang (read and never answer), close the
- * connection on a request, or answer a TLS hello with plain text. */
-enum srv_mode { SRV_ANSWER, SRV_HANG, SRV_CLOSE };
-
-#define SRV_CONNS 256
-
-struct srv_conn {
-  int fd;
-  size_t len;
-  char buf[8192];
-};
-
-struct srv {
-  int lfd, port;
-  int wake[2];
-  pthread_t th;
-  atomic_int mode;
-  atomic_int status;
-  const char *body; /* set before srv_start */
-  atomic_uint accepts, requests, open, max_open;
-  pthread_mutex_t mu;
-  char last[2048];  /* last request, headers and body, under mu */
-  struct srv_conn *conns;
-};
-
-static void srv_drop(struct srv *sv, struct srv_conn *c) {
-  close(c->fd);
-  c->fd = -1;
-  c->len = 0;
-  atomic_fetch_sub(&sv->open, 1);
-}
-
-static void srv_write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
-/* Serves every complete request in c's buffer; 0 when c was closed. */
-static int srv_serve(struct srv *sv, struct srv_conn *c) {
-  if (c->len > 0 && (unsigned char)c->buf[0] == 0x16) { /* a TLS hello */
-    static const char plain[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
-    srv_write_all(c->fd, plain, sizeof plain - 1);
-    srv_drop(sv, c);
-    return 0;
-  }
-  for (;;) {
-    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-    if (!end) return 1;
-    size_t hlen = (size_t)(end + 4 - c->buf);
-    size_t clen = 0;
-    *end = 0;
-    char *cl = strcasestr(c->buf, "\r\ncontent-length:");
-    if (cl) clen = strtoul(cl + 17, NULL, 10);
-    *end = '\r';
-    if (c->len < hlen + clen) return 1;
-    atomic_fetch_add(&sv->requests, 1);
-    pthread_mutex_lock(&sv->mu);
-    size_t k = hlen + clen < sizeof sv->last - 1 ? hlen + clen : sizeof sv->last - 1;
-    memcpy(sv->last, c->buf, k);
-    sv->last[k] = 0;
-    pthread_mutex_unlock(&sv->mu);
-    memmove(c->buf, c->buf + hlen + clen, c->len - hlen - clen);
-    c->len -= hlen + clen;
-    int mode = atomic_load(&sv->mode);
-    if (mode == SRV_CLOSE) {
-      srv_drop(sv, c);
-      return 0;
-    }
-    if (mode == SRV_HANG) continue;
-    char head[256];
-    const char *body = sv->body ? sv->body : "ok\n";
-    size_t blen = strlen(body);
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     atomic_load(&sv->status), blen);
-    if (blen < 512) { /* one write, as a real server would */
-      char resp[768];
-      memcpy(resp, head, (size_t)n);
-      memcpy(resp + n, body, blen);
-      srv_write_all(c->fd, resp, (size_t)n + blen);
-    } else {
-      srv_write_all(c->fd, head, (size_t)n);
-      srv_write_all(c->fd, body, blen);
-    }
-  }
-}
-
-static void *srv_main(void *arg) {
-  struct srv *sv = arg;
-  struct pollfd fds[SRV_CONNS + 2];
-  int idx[SRV_CONNS + 2];
-  for (;;) {
-    nfds_t n = 0;
-    fds[n++] = (struct pollfd){.fd = sv->wake[0], .events = POLLIN};
-    fds[n++] = (struct pollfd){.fd = sv->lfd, .events = POLLIN};
-    for (int i = 0; i < SRV_CONNS; i++)
-      if (sv->conns[i].fd >= 0) {
-        idx[n] = i;
-        fds[n++] = (struct pollfd){.fd = sv->conns[i].fd, .events = POLLIN};
-      }
-    if (poll(fds, n, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (fds[0].revents) break;
-    if (fds[1].revents & POLLIN) {
-      int fd = accept(sv->lfd, NULL, NULL);
-      if (fd >= 0) {
-        atomic_fetch_add(&sv->accepts, 1);
-        int i = 0;
-        while (i < SRV_CONNS && sv->conns[i].fd >= 0) i++;
-        if (i == SRV_CONNS) {
-          close(fd);
-        } else {
-          sv->conns[i].fd = fd;
-          sv->conns[i].len = 0;
-          unsigned o = atomic_fetch_add(&sv->open, 1) + 1;
-          if (o > atomic_load(&sv->max_open)) atomic_store(&sv->max_open, o);
-        }
-      }
-    }
-    for (nfds_t j = 2; j < n; j++) {
-      if (!fds[j].revents) continue;
-      struct srv_conn *c = &sv->conns[idx[j]];
-      if (c->len == sizeof c->buf) c->len = 0; /* runaway: forget it */
-      ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-      if (r <= 0) {
-        srv_drop(sv, c);
-        continue;
-      }
-      c->len += (size_t)r;
-      srv_serve(sv, c);
-    }
-  }
-  return NULL;
-}
-
-static int srv_start(struct srv *sv, enum srv_mode mode, int status,
-                     const char *body) {
-  memset(sv, 0, sizeof *sv);
-  atomic_store(&sv->mode, (int)mode);
-  atomic_store(&sv->status, status);
-  sv->body = body;
-  pthread_mutex_init(&sv->mu, NULL);
-  sv->conns = calloc(SRV_CONNS, sizeof *sv->conns);
-  if (!sv->conns) return -1;
-  for (int i = 0; i < SRV_CONNS; i++) sv->conns[i].fd = -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(sv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (sv->lfd < 0 || bind(sv->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(sv->lfd, 512) != 0 ||
-      getsockname(sv->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(sv->wake) != 0)
-    return -1;
-  sv->port = ntohs(sa.sin_port);
-  return pthread_create(&sv->th, NULL, srv_main, sv) == 0 ? 0 : -1;
-}
-
-static void srv_stop(struct srv *sv) {
-  char b = 0;
-  if (write(sv->wake[1], &b, 1) != 1) return;
-  pthread_join(sv->th, NULL);
-  for (int i = 0; i < SRV_CONNS; i++)
-    if (sv->conns[i].fd >= 0) close(sv->conns[i].fd);
-  free(sv->conns);
-  close(sv->lfd);
-  close(sv->wake[0]);
-  close(sv->wake[1]);
-  pthread_mutex_destroy(&sv->mu);
-}
-
-/* A loopback port nobody listens on: bound, then closed. */
-static int closed_port(void) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
-    return -1;
-  close(fd);
-  return ntohs(sa.sin_port);
-}
 
 static size_t discard(char *d, size_t s, size_t n, void *arg) {
   (void)d; (void)arg;
@@ -261,8 +56,8 @@ static void seq_cb(CURL *e, CURLcode rc, void *arg) {
 }
 
 static void test_sequential_reuse(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -282,7 +77,7 @@ static void test_sequential_reuse(void) {
   curl_easy_cleanup(e);
   CU_ASSERT_EQUAL(atomic_load(&sv.accepts), 1);
   CU_ASSERT_EQUAL(atomic_load(&sv.requests), 200);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* ---- many at once ---------------------------------------------------- */
@@ -303,8 +98,8 @@ static void par_cb(CURL *e, CURLcode rc, void *arg) {
 }
 
 static void test_parallel(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -322,7 +117,7 @@ static void test_parallel(void) {
   CU_ASSERT_EQUAL(gd_curl_active(c), 0);
   finish_loop(&loop, c);
   for (int i = 0; i < NPAR; i++) curl_easy_cleanup(p.easy[i]);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* ---- refused ---------------------------------------------------------- */
@@ -333,7 +128,7 @@ static void rc_cb(CURL *e, CURLcode rc, void *arg) {
 }
 
 static void test_refused(void) {
-  int port = closed_port();
+  int port = gd_httpd_closed_port();
   CU_ASSERT_FATAL(port > 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -378,8 +173,8 @@ static void cx_timer(uv_timer_t *t) {
 }
 
 static void test_cancel(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_HANG, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -398,7 +193,7 @@ static void test_cancel(void) {
   CU_ASSERT_EQUAL(gd_curl_active(x.c), 0);
   finish_loop(&loop, x.c);
   curl_easy_cleanup(x.e);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* ---- close with transfers in flight ----------------------------------- */
@@ -432,8 +227,8 @@ static void cl_timer(uv_timer_t *t) {
 }
 
 static void test_close_cancels(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_HANG, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -455,13 +250,13 @@ static void test_close_cancels(void) {
   CU_ASSERT_EQUAL(x.closed, 1);
   CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
   for (int i = 0; i < 3; i++) curl_easy_cleanup(x.e[i]);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* Closing an idle gd_curl with keep-alive connections in its cache. */
 static void test_close_idle_with_cache(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -474,7 +269,7 @@ static void test_close_idle_with_cache(void) {
   CU_ASSERT_EQUAL(got, CURLE_OK);
   curl_easy_cleanup(e); /* before the multi: connections live in the multi */
   finish_loop(&loop, c);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* ---- throughput: keep-alive transfers per second ---------------------- */
@@ -498,8 +293,8 @@ static void thr_cb(CURL *e, CURLcode rc, void *arg) {
 }
 
 static void test_throughput(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct gd_error err = {0};
@@ -525,7 +320,7 @@ static void test_throughput(void) {
   CU_ASSERT(rate > 2000);
   finish_loop(&loop, t.c);
   for (int i = 0; i < NTHR; i++) curl_easy_cleanup(e[i]);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 int main(void) {

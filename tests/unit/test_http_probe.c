@@ -1,218 +1,14 @@
 /* The http probe, driven through the real scheduler (probe.c) and gd_curl
  * against an HTTP server in the test. */
-#define _GNU_SOURCE /* memmem, strcasestr */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "gameday/curl.h"
 #include "gameday/probe.h"
+#include "httpd.h"
 #include "testutil.h"
-
-/* A small HTTP/1.1 server on a thread of its own (so that it and the loop
- * under test use both cores): loopback, port 0, keep-alive, Content-Length
- * bodies. It counts accepts and requests, remembers the last request, and
- * can answer with any status, hang (read and never answer), close the
- * connection on a request, or answer a TLS hello with plain text. */
-enum srv_mode { SRV_ANSWER, SRV_HANG, SRV_CLOSE };
-
-#define SRV_CONNS 256
-
-struct srv_conn {
-  int fd;
-  size_t len;
-  char buf[8192];
-};
-
-struct srv {
-  int lfd, port;
-  int wake[2];
-  pthread_t th;
-  atomic_int mode;
-  atomic_int status;
-  const char *body; /* set before srv_start */
-  atomic_uint accepts, requests, open, max_open;
-  pthread_mutex_t mu;
-  char last[2048];  /* last request, headers and body, under mu */
-  struct srv_conn *conns;
-};
-
-static void srv_drop(struct srv *sv, struct srv_conn *c) {
-  close(c->fd);
-  c->fd = -1;
-  c->len = 0;
-  atomic_fetch_sub(&sv->open, 1);
-}
-
-static void srv_write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
-/* Serves every complete request in c's buffer; 0 when c was closed. */
-static int srv_serve(struct srv *sv, struct srv_conn *c) {
-  if (c->len > 0 && (unsigned char)c->buf[0] == 0x16) { /* a TLS hello */
-    static const char plain[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
-    srv_write_all(c->fd, plain, sizeof plain - 1);
-    srv_drop(sv, c);
-    return 0;
-  }
-  for (;;) {
-    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-    if (!end) return 1;
-    size_t hlen = (size_t)(end + 4 - c->buf);
-    size_t clen = 0;
-    *end = 0;
-    char *cl = strcasestr(c->buf, "\r\ncontent-length:");
-    if (cl) clen = strtoul(cl + 17, NULL, 10);
-    *end = '\r';
-    if (c->len < hlen + clen) return 1;
-    atomic_fetch_add(&sv->requests, 1);
-    pthread_mutex_lock(&sv->mu);
-    size_t k = hlen + clen < sizeof sv->last - 1 ? hlen + clen : sizeof sv->last - 1;
-    memcpy(sv->last, c->buf, k);
-    sv->last[k] = 0;
-    pthread_mutex_unlock(&sv->mu);
-    memmove(c->buf, c->buf + hlen + clen, c->len - hlen - clen);
-    c->len -= hlen + clen;
-    int mode = atomic_load(&sv->mode);
-    if (mode == SRV_CLOSE) {
-      srv_drop(sv, c);
-      return 0;
-    }
-    if (mode == SRV_HANG) continue;
-    char head[256];
-    const char *body = sv->body ? sv->body : "ok\n";
-    size_t blen = strlen(body);
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     atomic_load(&sv->status), blen);
-    if (blen < 512) { /* one write, as a real server would */
-      char resp[768];
-      memcpy(resp, head, (size_t)n);
-      memcpy(resp + n, body, blen);
-      srv_write_all(c->fd, resp, (size_t)n + blen);
-    } else {
-      srv_write_all(c->fd, head, (size_t)n);
-      srv_write_all(c->fd, body, blen);
-    }
-  }
-}
-
-static void *srv_main(void *arg) {
-  struct srv *sv = arg;
-  struct pollfd fds[SRV_CONNS + 2];
-  int idx[SRV_CONNS + 2];
-  for (;;) {
-    nfds_t n = 0;
-    fds[n++] = (struct pollfd){.fd = sv->wake[0], .events = POLLIN};
-    fds[n++] = (struct pollfd){.fd = sv->lfd, .events = POLLIN};
-    for (int i = 0; i < SRV_CONNS; i++)
-      if (sv->conns[i].fd >= 0) {
-        idx[n] = i;
-        fds[n++] = (struct pollfd){.fd = sv->conns[i].fd, .events = POLLIN};
-      }
-    if (poll(fds, n, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (fds[0].revents) break;
-    if (fds[1].revents & POLLIN) {
-      int fd = accept(sv->lfd, NULL, NULL);
-      if (fd >= 0) {
-        atomic_fetch_add(&sv->accepts, 1);
-        int i = 0;
-        while (i < SRV_CONNS && sv->conns[i].fd >= 0) i++;
-        if (i == SRV_CONNS) {
-          close(fd);
-        } else {
-          sv->conns[i].fd = fd;
-          sv->conns[i].len = 0;
-          unsigned o = atomic_fetch_add(&sv->open, 1) + 1;
-          if (o > atomic_load(&sv->max_open)) atomic_store(&sv->max_open, o);
-        }
-      }
-    }
-    for (nfds_t j = 2; j < n; j++) {
-      if (!fds[j].revents) continue;
-      struct srv_conn *c = &sv->conns[idx[j]];
-      if (c->len == sizeof c->buf) c->len = 0; /* runaway: forget it */
-      ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-      if (r <= 0) {
-        srv_drop(sv, c);
-        continue;
-      }
-      c->len += (size_t)r;
-      srv_serve(sv, c);
-    }
-  }
-  return NULL;
-}
-
-static int srv_start(struct srv *sv, enum srv_mode mode, int status,
-                     const char *body) {
-  memset(sv, 0, sizeof *sv);
-  atomic_store(&sv->mode, (int)mode);
-  atomic_store(&sv->status, status);
-  sv->body = body;
-  pthread_mutex_init(&sv->mu, NULL);
-  sv->conns = calloc(SRV_CONNS, sizeof *sv->conns);
-  if (!sv->conns) return -1;
-  for (int i = 0; i < SRV_CONNS; i++) sv->conns[i].fd = -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(sv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (sv->lfd < 0 || bind(sv->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(sv->lfd, 512) != 0 ||
-      getsockname(sv->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(sv->wake) != 0)
-    return -1;
-  sv->port = ntohs(sa.sin_port);
-  return pthread_create(&sv->th, NULL, srv_main, sv) == 0 ? 0 : -1;
-}
-
-static void srv_stop(struct srv *sv) {
-  char b = 0;
-  if (write(sv->wake[1], &b, 1) != 1) return;
-  pthread_join(sv->th, NULL);
-  for (int i = 0; i < SRV_CONNS; i++)
-    if (sv->conns[i].fd >= 0) close(sv->conns[i].fd);
-  free(sv->conns);
-  close(sv->lfd);
-  close(sv->wake[0]);
-  close(sv->wake[1]);
-  pthread_mutex_destroy(&sv->mu);
-}
-
-/* A loopback port nobody listens on: bound, then closed. */
-static int closed_port(void) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
-    return -1;
-  close(fd);
-  return ntohs(sa.sin_port);
-}
 
 /* ---- running a probe on a fresh loop ----------------------------------- */
 
@@ -334,8 +130,8 @@ static const char *init_error(const char *json) {
 /* ---- the tests ---------------------------------------------------------- */
 
 static void test_ok_keepalive(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, "ok\n") == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, "ok\n") == 0);
   char json[512], desc[256], want[256];
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/health\","
@@ -355,12 +151,12 @@ static void test_ok_keepalive(void) {
            "body matches '^o+k'",
            sv.port);
   ASSERT_STR(desc, want);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_status(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 503, "unavailable\n") == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 503, "unavailable\n") == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -392,9 +188,9 @@ static void test_status(void) {
   CU_ASSERT_FATAL(o.n >= 2);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_OK);
   CU_ASSERT_EQUAL(o.cls[1], GD_SAMPLE_OK);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 201, "made\n") == 0);
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 201, "made\n") == 0);
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
@@ -402,12 +198,12 @@ static void test_status(void) {
   run_probe(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_OK);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_body_mismatch(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, "ok\n") == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, "ok\n") == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -429,11 +225,11 @@ static void test_body_mismatch(void) {
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_MISMATCH);
   ASSERT_STR(o.detail[0], "body does not match '^ko'");
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_refused(void) {
-  int port = closed_port();
+  int port = gd_httpd_closed_port();
   CU_ASSERT_FATAL(port > 0);
   char json[512];
   struct outcome o;
@@ -450,8 +246,8 @@ static void test_refused(void) {
 }
 
 static void test_timeout(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_HANG, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -469,12 +265,12 @@ static void test_timeout(void) {
   CU_ASSERT(atomic_load(&sv.requests) >= 2);
   /* A cancelled transfer's connection is not reused. */
   CU_ASSERT(atomic_load(&sv.accepts) >= 2);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_fresh_connection(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -486,10 +282,10 @@ static void test_fresh_connection(void) {
   CU_ASSERT_EQUAL(o.ok, 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.requests), 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.accepts), 8);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 
   /* The same without: one connection. */
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,\"fresh_connection\":false}",
@@ -498,14 +294,14 @@ static void test_fresh_connection(void) {
   CU_ASSERT_EQUAL(o.ok, 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.requests), 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.accepts), 1);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 /* Hung requests with a timeout longer than the interval: with enough slots
  * they overlap and no sample is skipped; with one slot most are. */
 static void test_max_inflight(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_HANG, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -518,9 +314,9 @@ static void test_max_inflight(void) {
   CU_ASSERT(o.skipped <= 1);
   CU_ASSERT(atomic_load(&sv.max_open) >= 3);
   for (int i = 0; i < o.n; i++) CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_TIMEOUT);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_HANG, 200, NULL) == 0);
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":20,\"timeout_ms\":50}",
@@ -529,12 +325,12 @@ static void test_max_inflight(void) {
   CU_ASSERT(o.skipped >= 10);
   CU_ASSERT(o.failed <= 10);
   CU_ASSERT(atomic_load(&sv.max_open) <= 2);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_protocol_and_tls(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_CLOSE, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_CLOSE, 200, NULL) == 0);
   char json[512];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -545,10 +341,10 @@ static void test_protocol_and_tls(void) {
   CU_ASSERT_FATAL(o.n >= 2);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_PROTOCOL);
   ASSERT_STR(o.detail[0], "empty reply from server");
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 
   /* https to a plain HTTP server: the handshake fails. */
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
@@ -557,12 +353,12 @@ static void test_protocol_and_tls(void) {
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_TLS);
   printf("\n    tls: %s ", o.detail[0]);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_method_headers_body(void) {
-  struct srv sv;
-  CU_ASSERT_FATAL(srv_start(&sv, SRV_ANSWER, 200, NULL) == 0);
+  struct gd_httpd sv;
+  CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   char json[512], desc[256], want[256];
   struct outcome o;
   snprintf(json, sizeof json,
@@ -582,7 +378,7 @@ static void test_method_headers_body(void) {
   pthread_mutex_unlock(&sv.mu);
   snprintf(want, sizeof want, "PUT http://localhost:%d/w expect 2xx", sv.port);
   ASSERT_STR(desc, want);
-  srv_stop(&sv);
+  gd_httpd_stop(&sv);
 }
 
 static void test_config_errors(void) {

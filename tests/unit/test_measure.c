@@ -176,6 +176,24 @@ static void test_split_at_t0(void) {
   gd_timeline_free(&t);
 }
 
+static void test_streak_across_split(void) {
+  /* No impact, timeline split at t0 as the driver does: the ok streak runs
+   * from before t0 on; stable from t0 + stable even though the first sample
+   * of the split span starts after t0. Regression: judged span by span, this
+   * was "not recovered". */
+  struct gd_timeline t;
+  gd_timeline_init(&t);
+  for (uint64_t x = 5; x < 1000; x += 10) gd_timeline_add(&t, x * MS, x * MS + 1, 1);
+  gd_timeline_split(&t);
+  for (uint64_t x = 1005; x < 1215; x += 10) gd_timeline_add(&t, x * MS, x * MS + 1, 1);
+  struct gd_figures f;
+  measure1(&t, 10, 1000, 1206, 203, &f); /* last sample 1205: 205 ms after t0 */
+  CU_ASSERT_TRUE(f.recovered);
+  CU_ASSERT_FALSE(f.impacted);
+  CU_ASSERT_DOUBLE_EQUAL(f.recovery_ms, 0, 1e-9);
+  gd_timeline_free(&t);
+}
+
 static void test_timeline_bounded(void) {
   /* Constant outcome: one span whatever the number of samples. */
   struct gd_timeline t;
@@ -226,6 +244,7 @@ int main(void) {
       {"two probes: union and latest streak", test_two_probes},
       {"recovery needs every probe stable at once", test_stable_must_overlap},
       {"timeline split at t0", test_split_at_t0},
+      {"streak across a split is one streak", test_streak_across_split},
       {"timeline memory bounded", test_timeline_bounded},
       {"histogram", test_hist},
       {NULL, NULL},

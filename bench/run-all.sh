@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every benchmark one after another (they would disturb each other if
+# run together) and ends with one line per benchmark: its target met or not.
+# memory.sh runs in its short mode unless --full is given (10 minutes).
+#
+#   bench/run-all.sh [--full] 2>&1 | tee bench-results.txt
+set -uo pipefail
+
+dir=$(cd "$(dirname "$0")" && pwd)
+mem_args=(--short)
+case "${1:-}" in
+  --full) mem_args=() ;;
+  "") ;;
+  *) echo "usage: bench/run-all.sh [--full]" >&2; exit 2 ;;
+esac
+
+names=(accuracy scale maxrate memory)
+results=()
+for name in "${names[@]}"; do
+  args=()
+  [ "$name" = memory ] && args=("${mem_args[@]}")
+  rc=0
+  "$dir/$name.sh" "${args[@]}" || rc=$?
+  # 130/143: interrupted; the script has stopped its servers, stop here.
+  [ "$rc" = 130 ] || [ "$rc" = 143 ] && exit "$rc"
+  results+=("$rc")
+  echo
+done
+
+echo "== summary =="
+worst=0
+for i in "${!names[@]}"; do
+  rc=${results[$i]}
+  case "$rc" in
+    0) what="target met" ;;
+    1) what="target missed or run failed (see above)" ;;
+    *) what="error (exit $rc)" ;;
+  esac
+  printf '%-10s %s\n' "${names[$i]}" "$what"
+  [ "$rc" -gt "$worst" ] && worst=$rc
+done
+exit "$worst"
