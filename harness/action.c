@@ -21,14 +21,9 @@ int gd_action_init(struct gd_action *a, const cJSON *spec, const char *path,
   if (rc) return rc;
   const struct gd_action_ops *ops = gd_action_kind(type);
   if (!ops || !ops->init) {
-    char known[256] = "";
-    const struct gd_action_ops *const *k = gd_action_kinds();
-    for (size_t i = 0; k[i]; i++) {
-      if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
-      strncat(known, k[i]->type, sizeof known - strlen(known) - 1);
-    }
+    char known[256];
     return gd_error_set(err, GD_EINVAL, "%s.type: unknown action type '%s' (known: %s)",
-                        path, type, known);
+                        path, type, gd_action_kind_names(known, sizeof known));
   }
   rc = gd_json_check_keys(spec, path, generic_keys, ops->keys, err);
   if (rc) return rc;

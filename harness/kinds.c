@@ -1,6 +1,7 @@
 /* gameday: the static tables of probe and action kinds. A new kind is one
  * file in probes/ or actions/ and one line here; nothing changes them at
  * run time. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gameday/action.h"
@@ -46,4 +47,31 @@ const struct gd_action_ops *gd_action_kind(const char *type) {
 
 const struct gd_action_ops *const *gd_action_kinds(void) {
   return action_kinds;
+}
+
+/* "http, tcp, exec": the kinds' names for error messages and --help. */
+static const char *join_types(char *buf, size_t n, const char *const *types,
+                              size_t count) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < count && len < n; i++) {
+    int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", types[i]);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  return buf;
+}
+
+const char *gd_probe_kind_names(char *buf, size_t n) {
+  const char *types[sizeof probe_kinds / sizeof probe_kinds[0]];
+  size_t count = 0;
+  for (; probe_kinds[count]; count++) types[count] = probe_kinds[count]->type;
+  return join_types(buf, n, types, count);
+}
+
+const char *gd_action_kind_names(char *buf, size_t n) {
+  const char *types[sizeof action_kinds / sizeof action_kinds[0]];
+  size_t count = 0;
+  for (; action_kinds[count]; count++) types[count] = action_kinds[count]->type;
+  return join_types(buf, n, types, count);
 }

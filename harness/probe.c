@@ -54,14 +54,9 @@ int gd_probe_init(struct gd_probe *p, const char *name, const cJSON *spec,
   if (rc) return rc;
   const struct gd_probe_ops *ops = gd_probe_kind(type);
   if (!ops || !ops->init) {
-    char known[256] = "";
-    const struct gd_probe_ops *const *k = gd_probe_kinds();
-    for (size_t i = 0; k[i]; i++) {
-      if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
-      strncat(known, k[i]->type, sizeof known - strlen(known) - 1);
-    }
+    char known[256];
     return gd_error_set(err, GD_EINVAL, "%s.type: unknown probe type '%s' (known: %s)",
-                        path, type, known);
+                        path, type, gd_probe_kind_names(known, sizeof known));
   }
   rc = gd_json_check_keys(spec, path, generic_keys, ops->keys, err);
   if (rc) return rc;
@@ -113,6 +108,16 @@ static uint64_t ns_to_ms_ceil(uint64_t ns) {
   return (ns + 999999u) / 1000000u;
 }
 
+/* Undoes the allocations of gd_probe_start when it fails half-way. */
+static void release_runtime(struct gd_probe *p) {
+  free(p->ring);
+  free(p->slots);
+  free(p->latency);
+  p->ring = NULL;
+  p->slots = NULL;
+  p->latency = p->streak = p->lateness = NULL;
+}
+
 int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
                    struct gd_error *err) {
   if (p->running || p->slots)
@@ -128,12 +133,7 @@ int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
   p->slots = calloc(p->max_inflight, sizeof *p->slots);
   p->latency = calloc(GD_HIST_N + 2, sizeof *p->latency);
   if (!p->ring || !p->slots || !p->latency) {
-    free(p->ring);
-    free(p->slots);
-    free(p->latency);
-    p->ring = NULL;
-    p->slots = NULL;
-    p->latency = NULL;
+    release_runtime(p);
     return gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
   }
   p->streak = p->latency + GD_HIST_N;
@@ -148,12 +148,7 @@ int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
   if (p->ops->start) {
     int rc = p->ops->start(p, err);
     if (rc) {
-      free(p->ring);
-      free(p->slots);
-      free(p->latency);
-      p->ring = NULL;
-      p->slots = NULL;
-      p->latency = p->streak = p->lateness = NULL;
+      release_runtime(p);
       return rc;
     }
   }
@@ -161,12 +156,7 @@ int gd_probe_start(struct gd_probe *p, uv_loop_t *loop, struct gd_curl *curl,
   if (p->tick_fd < 0 || uv_poll_init(loop, &p->tick, p->tick_fd) != 0) {
     if (p->tick_fd >= 0) close(p->tick_fd);
     p->tick_fd = -1;
-    free(p->ring);
-    free(p->slots);
-    free(p->latency);
-    p->ring = NULL;
-    p->slots = NULL;
-    p->latency = p->streak = p->lateness = NULL;
+    release_runtime(p);
     return gd_error_set(err, GD_EIO, "%s: cannot create a timer", p->path);
   }
   p->tick.data = p;

@@ -45,6 +45,8 @@ struct gd_action_ops {
 
 const struct gd_action_ops *gd_action_kind(const char *type);
 const struct gd_action_ops *const *gd_action_kinds(void);
+/* The kinds' names, comma-separated, into buf (returned). */
+const char *gd_action_kind_names(char *buf, size_t n);
 
 struct gd_action {
   const struct gd_action_ops *ops;

@@ -106,6 +106,8 @@ struct gd_probe_ops {
 const struct gd_probe_ops *gd_probe_kind(const char *type);
 /* NULL-terminated list of all kinds (for --help and error messages). */
 const struct gd_probe_ops *const *gd_probe_kinds(void);
+/* The kinds' names, comma-separated, into buf (returned). */
+const char *gd_probe_kind_names(char *buf, size_t n);
 
 typedef void (*gd_probe_result_cb)(struct gd_probe *p,
                                    const struct gd_sample_result *r, void *arg);
