@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
-      libssl-dev libcjson-dev libcunit1-dev)
+      libssl-dev libcjson-dev libcunit1-dev libpq-dev)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk); fi
 
 missing=()
