@@ -176,16 +176,32 @@ static size_t stable_intervals(const struct gd_measure_input *in, uint64_t t0,
   return k;
 }
 
+/* Uncertainty of the outcome change at the start of span j: the change
+ * happened somewhere between the previous sample's start and this one's.
+ * That is the sampling interval when the probe kept its rate, and more when
+ * samples were late or skipped around the edge: never less than the
+ * interval (DESIGN.md), never hidden when it is more. */
+static uint64_t edge_unc(const struct gd_measure_input *in, size_t j) {
+  const struct gd_timeline *t = in->tl;
+  if (j == 0 || j >= t->n || t->spans[j - 1].ok == t->spans[j].ok)
+    return in->interval_ns;
+  uint64_t gap = t->spans[j].first_start - t->spans[j - 1].last_start;
+  return gap > in->interval_ns ? gap : in->interval_ns;
+}
+
 /* Start of the ok streak holding instant x in probe `in` (clamped to t0).
  * Phase boundaries split one streak into several ok spans, so the streak
  * starts at the first of consecutive ok spans. */
 static uint64_t streak_start_at(const struct gd_measure_input *in, uint64_t x,
-                                uint64_t t0) {
+                                uint64_t t0, size_t *span) {
   const struct gd_timeline *t = in->tl;
   uint64_t cur = t0;
+  *span = 0;
   for (size_t j = 0; j < t->n && t->spans[j].first_start <= x; j++)
-    if (t->spans[j].ok && (j == 0 || !t->spans[j - 1].ok))
+    if (t->spans[j].ok && (j == 0 || !t->spans[j - 1].ok)) {
       cur = t->spans[j].first_start;
+      *span = j;
+    }
   return cur > t0 ? cur : t0;
 }
 
@@ -194,7 +210,7 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
   memset(out, 0, sizeof *out);
   out->availability = 1.0;
   size_t total_fail = 0;
-  uint64_t max_fail_interval = 0;
+  uint64_t max_edge_unc = 0;
 
   /* Detection, counts, impact. */
   for (size_t p = 0; p < n; p++) {
@@ -211,13 +227,11 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
       out->failed += cnt;
       total_fail++;
       out->impacted = 1;
-      if (in[p].interval_ns > max_fail_interval)
-        max_fail_interval = in[p].interval_ns;
       double d = (double)(first - t0) / 1e6;
       if (!out->has_detection || d < out->detection_ms) {
         out->has_detection = 1;
         out->detection_ms = d;
-        out->detection_unc_ms = in[p].interval_ns / 1e6;
+        out->detection_unc_ms = edge_unc(&in[p], j) / 1e6;
       }
     }
   }
@@ -243,6 +257,10 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
         iv[k].a = first;
         iv[k].b = b;
         k++;
+        /* Each end of the span is known to within its edge's gap. */
+        uint64_t u = edge_unc(&in[p], j), v = edge_unc(&in[p], e);
+        if (u > max_edge_unc) max_edge_unc = u;
+        if (v > max_edge_unc) max_edge_unc = v;
         j = e - 1;
       }
     }
@@ -260,7 +278,7 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
       }
       sum += cb - ca;
       out->downtime_ms = (double)sum / 1e6;
-      out->downtime_unc_ms = max_fail_interval / 1e6;
+      out->downtime_unc_ms = max_edge_unc / 1e6;
       free(iv);
     }
   }
@@ -309,10 +327,11 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
       out->recovered_at = x;
       uint64_t latest = t0, unc = 0;
       for (size_t p = 0; p < n; p++) {
-        uint64_t s = streak_start_at(&in[p], x, t0);
+        size_t span;
+        uint64_t s = streak_start_at(&in[p], x, t0, &span);
         if (s > latest) {
           latest = s;
-          unc = in[p].interval_ns;
+          unc = edge_unc(&in[p], span);
         }
       }
       out->recovery_ms = (double)(latest - t0) / 1e6;

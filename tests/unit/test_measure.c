@@ -194,6 +194,28 @@ static void test_streak_across_split(void) {
   gd_timeline_free(&t);
 }
 
+static void test_uncertainty_widens_with_gaps(void) {
+  /* A 10 ms probe whose samples around both edges were skipped: the last ok
+   * sample before the outage started at 1150, the first failed one at 1230;
+   * the last failed at 1600, the first ok after at 1690. The outage began
+   * somewhere in (1150, 1230] and ended in (1600, 1690]: the uncertainty is
+   * the gap, not the nominal interval. */
+  struct gd_timeline t;
+  gd_timeline_init(&t);
+  for (uint64_t x = 0; x <= 1150; x += 10) gd_timeline_add(&t, x * MS, x * MS + 1, 1);
+  for (uint64_t x = 1230; x <= 1600; x += 10) gd_timeline_add(&t, x * MS, x * MS + 1, 0);
+  for (uint64_t x = 1690; x < 4000; x += 10) gd_timeline_add(&t, x * MS, x * MS + 1, 1);
+  struct gd_figures f;
+  measure1(&t, 10, 1000, 4000, 1000, &f);
+  CU_ASSERT_DOUBLE_EQUAL(f.detection_ms, 230, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(f.detection_unc_ms, 80, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(f.recovery_ms, 690, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(f.recovery_unc_ms, 90, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(f.downtime_ms, 460, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(f.downtime_unc_ms, 90, 1e-9);
+  gd_timeline_free(&t);
+}
+
 static void test_timeline_bounded(void) {
   /* Constant outcome: one span whatever the number of samples. */
   struct gd_timeline t;
@@ -245,6 +267,7 @@ int main(void) {
       {"recovery needs every probe stable at once", test_stable_must_overlap},
       {"timeline split at t0", test_split_at_t0},
       {"streak across a split is one streak", test_streak_across_split},
+      {"uncertainty widens when samples around an edge were missed", test_uncertainty_widens_with_gaps},
       {"timeline memory bounded", test_timeline_bounded},
       {"histogram", test_hist},
       {NULL, NULL},
