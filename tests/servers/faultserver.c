@@ -6,18 +6,25 @@
  * request with 200 "ok\n" unless a fault window says otherwise, and the
  * control port, which schedules those windows and is never faulted itself.
  *
- *   POST /fault?mode=MODE&for_ms=N[&after_ms=M]   schedule one window
- *   GET  /faults                                   every window, planned and
- *                                                  actual (uv_hrtime clock)
- *   POST /reset                                    end every window now
- *   GET  /stats                                    counters
- *   POST /exit                                     exit 0, like SIGTERM
+ *   POST /fault?mode=MODE&for_ms=N[&after_ms=M]   schedule one window:
+ *        {"id", "mode", "start_ns", "end_ns"} (planned)
+ *   GET  /faults    every window so far, in id order: "id", "mode", "state"
+ *                   (pending, active, ended, cancelled), "planned_start_ns",
+ *                   "planned_end_ns", "start_ns", "end_ns" (actual; null
+ *                   until it happened), "requests_failed"
+ *   POST /reset     ends the active windows now (their end_ns records it)
+ *                   and cancels the pending ones; the history is kept
+ *   GET  /stats     counters ("requests", "ok", "failed", "connections",
+ *                   "fault_requests", ...)
+ *   POST /exit      exit 0, like SIGTERM
  *
  * Modes: "503" answers 503, "hang" reads the request and never answers (the
  * connection is closed when the window ends), "reset" closes the connection
  * with a RST as soon as a request arrives, "refuse" closes the listening
  * socket for the window (connects are refused) and closes the keep-alive
- * connections open at its start.
+ * connections open at its start. requests_failed counts the requests a
+ * window failed; a refused connect never becomes a request, so "refuse"
+ * counts none.
  *
  * For 503/hang/reset the decision is taken per request, comparing uv_hrtime()
  * at the request's arrival with [start, end): the window is exact, so the
@@ -28,12 +35,15 @@
  * uv_hrtime() is CLOCK_MONOTONIC, the clock gameday stamps its journal with,
  * so a test can compare the server's windows with the harness's figures.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

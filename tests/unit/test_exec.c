@@ -14,6 +14,7 @@
 #include "gameday/action.h"
 #include "gameday/probe.h"
 #include "gameday/proc.h"
+#include "proberun.h"
 #include "testutil.h"
 
 /* JSON with ' for " so that specs read well in C. */
@@ -31,122 +32,59 @@ static double ms_since(uint64_t t) { return (double)(uv_hrtime() - t) / 1e6; }
 
 /* ---- probe driver -------------------------------------------------------- */
 
-#define MAX_RESULTS 16
-
-struct probe_run {
-  struct gd_probe p;
-  uv_loop_t loop;
-  uv_timer_t stopper;      /* stops the probe: enough results, or time up */
-  size_t want, n;
-  enum gd_sample_class cls[MAX_RESULTS];
-  char detail[MAX_RESULTS][160];
-  double latency_ms[MAX_RESULTS];
-  int stopped;
-};
-
-static void on_stopped(struct gd_probe *p, void *arg) {
-  (void)p;
-  ((struct probe_run *)arg)->stopped = 1;
-}
-
-static void stop_now(uv_timer_t *t) {
-  struct probe_run *r = t->data;
-  uv_close((uv_handle_t *)&r->stopper, NULL);
-  gd_probe_stop(&r->p, on_stopped, r);
-}
-
-static void on_result(struct gd_probe *p, const struct gd_sample_result *res,
-                      void *arg) {
-  struct probe_run *r = arg;
-  (void)p;
-  if (r->n < MAX_RESULTS) {
-    r->cls[r->n] = res->cls;
-    snprintf(r->detail[r->n], sizeof r->detail[0], "%s", res->detail);
-    r->latency_ms[r->n] = (double)(res->end_ns - res->start_ns) / 1e6;
-  }
-  /* Stop from the loop, not from inside the probe's own commit. */
-  if (++r->n == r->want && !uv_is_closing((uv_handle_t *)&r->stopper))
-    uv_timer_start(&r->stopper, stop_now, 0, 0);
-}
-
 /* Runs the probe described by spec until `want` results (or max_ms). */
-static int run_probe(struct probe_run *r, const char *spec, size_t want,
-                     uint64_t max_ms) {
-  struct gd_error err = {0};
-  memset(r, 0, sizeof *r);
-  r->want = want;
+static void run_probe(struct gd_proberun *r, const char *spec, int want,
+                      int max_ms) {
   cJSON *j = J(spec);
-  int rc = gd_probe_init(&r->p, "x", j, "probes.x", &err);
+  gd_proberun_spec(j, want, max_ms, r, NULL, 0);
   cJSON_Delete(j);
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
-  if (rc) {
-    printf("\n    init: %s\n", err.msg);
-    return rc;
-  }
-  CU_ASSERT_EQUAL_FATAL(uv_loop_init(&r->loop), 0);
-  r->p.on_result = on_result;
-  r->p.on_result_arg = r;
-  uv_timer_init(&r->loop, &r->stopper);
-  r->stopper.data = r;
-  uv_timer_start(&r->stopper, stop_now, max_ms, 0);
-  rc = gd_probe_start(&r->p, &r->loop, NULL, &err);
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  CU_ASSERT_TRUE(r->stopped);
-  CU_ASSERT_EQUAL(uv_loop_close(&r->loop), 0);
-  return 0;
 }
 
 static void probe_ok(void) {
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, "{'type':'exec','argv':['true'],'interval_ms':20,"
                 "'timeout_ms':2000}", 3, 5000);
   CU_ASSERT_EQUAL(r.n, 3);
-  CU_ASSERT_EQUAL(r.p.ok, 3);
-  CU_ASSERT_EQUAL(r.p.failed, 0);
+  CU_ASSERT_EQUAL(r.ok, 3);
+  CU_ASSERT_EQUAL(r.failed, 0);
   CU_ASSERT_EQUAL(r.cls[0], GD_SAMPLE_OK);
-  gd_probe_free(&r.p);
 }
 
 static void probe_exit_mismatch(void) {
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, "{'type':'exec','argv':['sh','-c',"
                 "'echo first; echo boom >&2; exit 3'],"
                 "'interval_ms':20,'timeout_ms':2000}", 1, 5000);
   CU_ASSERT_EQUAL(r.n, 1);
-  CU_ASSERT_EQUAL(r.p.failed, 1);
+  CU_ASSERT_EQUAL(r.failed, 1);
   CU_ASSERT_EQUAL(r.cls[0], GD_SAMPLE_EXIT);
   /* stderr is captured with stdout, and the last line names the cause */
   CU_ASSERT_STRING_EQUAL(r.detail[0], "exit 3 (expected 0): boom");
-  gd_probe_free(&r.p);
 
   /* the same status is ok when it is the one expected */
   run_probe(&r, "{'type':'exec','argv':['sh','-c','exit 3'],"
                 "'expect':{'exit':3},'interval_ms':20,'timeout_ms':2000}",
             2, 5000);
-  CU_ASSERT_EQUAL(r.p.ok, 2);
-  CU_ASSERT_EQUAL(r.p.failed, 0);
-  gd_probe_free(&r.p);
+  CU_ASSERT_EQUAL(r.ok, 2);
+  CU_ASSERT_EQUAL(r.failed, 0);
 
   /* and exit 0 is then a failure */
   run_probe(&r, "{'type':'exec','argv':['true'],'expect':{'exit':3},"
                 "'interval_ms':20,'timeout_ms':2000}", 1, 5000);
   CU_ASSERT_EQUAL(r.cls[0], GD_SAMPLE_EXIT);
   CU_ASSERT_STRING_EQUAL(r.detail[0], "exit 0 (expected 3)");
-  gd_probe_free(&r.p);
 }
 
 static void probe_killed_by_signal(void) {
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, "{'type':'exec','shell':true,'argv':['kill -SEGV $$'],"
                 "'interval_ms':20,'timeout_ms':2000}", 1, 5000);
   CU_ASSERT_EQUAL(r.cls[0], GD_SAMPLE_EXIT);
   CU_ASSERT_STRING_EQUAL(r.detail[0], "killed by SIGSEGV");
-  gd_probe_free(&r.p);
 }
 
 static void probe_spawn_failure(void) {
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, "{'type':'exec','argv':['gd-no-such-program-4711'],"
                 "'interval_ms':20,'timeout_ms':2000}", 2, 5000);
   CU_ASSERT_EQUAL(r.n, 2);
@@ -154,7 +92,6 @@ static void probe_spawn_failure(void) {
   CU_ASSERT_STRING_EQUAL(
       r.detail[0],
       "cannot run 'gd-no-such-program-4711': no such file or directory");
-  gd_probe_free(&r.p);
 }
 
 /* Processes whose process group is pgid, zombies excepted (a zombie has
@@ -212,7 +149,7 @@ static void probe_timeout_kills_group(void) {
            "'interval_ms':60000,'timeout_ms':300}",
            dir, dir);
   uint64_t t = uv_hrtime();
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, spec, 1, 10000);
   double took = ms_since(t);
   CU_ASSERT_EQUAL(r.n, 1);
@@ -233,7 +170,6 @@ static void probe_timeout_kills_group(void) {
   }
   /* clean up after a failure, by group id (never by name) */
   if (sh > 1 && live_in_group(sh) != 0) kill(-(pid_t)sh, SIGKILL);
-  gd_probe_free(&r.p);
   gd_test_rmrf(dir);
   free(dir);
 }
@@ -249,7 +185,7 @@ static void probe_stop_cancels(void) {
            "'interval_ms':60000,'timeout_ms':20000}",
            dir);
   uint64_t t = uv_hrtime();
-  struct probe_run r;
+  struct gd_proberun r;
   run_probe(&r, spec, 1, 300); /* the time limit stops it */
   CU_ASSERT(ms_since(t) < 3000);
   CU_ASSERT_EQUAL(r.n, 0); /* a cancelled sample is not a result */
@@ -259,7 +195,6 @@ static void probe_stop_cancels(void) {
   CU_ASSERT(sh > 1);
   if (sh > 1) CU_ASSERT_TRUE(wait_group_gone(sh, 3000));
   if (sh > 1 && live_in_group(sh) != 0) kill(-(pid_t)sh, SIGKILL);
-  gd_probe_free(&r.p);
   gd_test_rmrf(dir);
   free(dir);
 }

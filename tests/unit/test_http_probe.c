@@ -8,124 +8,8 @@
 #include "gameday/curl.h"
 #include "gameday/probe.h"
 #include "httpd.h"
+#include "proberun.h"
 #include "testutil.h"
-
-/* ---- running a probe on a fresh loop ----------------------------------- */
-
-#define MAXR 512
-
-struct outcome {
-  int n;
-  enum gd_sample_class cls[MAXR];
-  char detail[MAXR][96];
-  uint64_t lat_ns[MAXR];
-  uint64_t samples, ok, failed, skipped;
-};
-
-struct runner {
-  struct gd_probe p;
-  struct gd_curl *c;
-  uv_timer_t guard, stopper;
-  struct outcome *o;
-  int want;
-  int stop_requested, curl_closed;
-};
-
-static void curl_closed(void *arg) { ((struct runner *)arg)->curl_closed = 1; }
-
-static void probe_stopped(struct gd_probe *p, void *arg) {
-  struct runner *r = arg;
-  (void)p;
-  uv_close((uv_handle_t *)&r->guard, NULL);
-  uv_close((uv_handle_t *)&r->stopper, NULL);
-  gd_curl_close(r->c, curl_closed, r);
-}
-
-static void stop_now(uv_timer_t *t) {
-  struct runner *r = t->data;
-  uv_timer_stop(&r->guard);
-  uv_timer_stop(&r->stopper);
-  gd_probe_stop(&r->p, probe_stopped, r);
-}
-
-static void request_stop(struct runner *r) {
-  if (r->stop_requested) return;
-  r->stop_requested = 1;
-  uv_timer_start(&r->stopper, stop_now, 0, 0);
-}
-
-static void on_guard(uv_timer_t *t) { request_stop(t->data); }
-
-static void on_result(struct gd_probe *p, const struct gd_sample_result *res,
-                      void *arg) {
-  struct runner *r = arg;
-  struct outcome *o = r->o;
-  (void)p;
-  if (o->n < MAXR) {
-    o->cls[o->n] = res->cls;
-    snprintf(o->detail[o->n], sizeof o->detail[0], "%s", res->detail);
-    o->lat_ns[o->n] = res->end_ns - res->start_ns;
-    o->n++;
-  }
-  if (r->want && o->n >= r->want) request_stop(r);
-}
-
-/* Runs the probe given as JSON until `want` results (0: no limit) or max_ms,
- * then stops it, closes everything and checks that the loop closes. When
- * describe is not NULL, it receives ops->describe. */
-static void run_probe(const char *json, int want, int max_ms,
-                      struct outcome *o, char *describe, size_t dn) {
-  memset(o, 0, sizeof *o);
-  cJSON *spec = cJSON_Parse(json);
-  CU_ASSERT_FATAL(spec != NULL);
-  struct runner r = {.o = o, .want = want};
-  struct gd_error err = {0};
-  int rc = gd_probe_init(&r.p, "t", spec, "probes.t", &err);
-  if (rc) printf("\n    init: %s ", err.msg);
-  CU_ASSERT_FATAL(rc == 0);
-  if (describe) r.p.ops->describe(&r.p, describe, dn);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  CU_ASSERT_FATAL(gd_curl_new(&loop, &r.c, &err) == 0);
-  uv_timer_init(&loop, &r.guard);
-  uv_timer_init(&loop, &r.stopper);
-  r.guard.data = r.stopper.data = &r;
-  uv_timer_start(&r.guard, on_guard, (uint64_t)max_ms, 0);
-  r.p.on_result = on_result;
-  r.p.on_result_arg = &r;
-  CU_ASSERT_FATAL(gd_probe_start(&r.p, &loop, r.c, &err) == 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(r.curl_closed, 1);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  o->samples = r.p.samples;
-  o->ok = r.p.ok;
-  o->failed = r.p.failed;
-  o->skipped = r.p.skipped;
-  gd_probe_free(&r.p);
-  cJSON_Delete(spec);
-}
-
-/* gd_probe_init must fail; returns its message. */
-static const char *init_error(const char *json) {
-  static struct gd_error err;
-  memset(&err, 0, sizeof err);
-  cJSON *spec = cJSON_Parse(json);
-  CU_ASSERT_FATAL(spec != NULL);
-  struct gd_probe p;
-  int rc = gd_probe_init(&p, "t", spec, "probes.t", &err);
-  CU_ASSERT(rc != 0);
-  if (rc == 0) gd_probe_free(&p);
-  cJSON_Delete(spec);
-  return err.msg;
-}
-
-#define ASSERT_STR(got, want)                                                 \
-  do {                                                                        \
-    const char *g_ = (got);                                                   \
-    if (strcmp(g_, (want)) != 0)                                              \
-      printf("\n    got '%s', want '%s' ", g_, (want));                       \
-    CU_ASSERT_STRING_EQUAL(g_, (want));                                       \
-  } while (0)
 
 /* ---- the tests ---------------------------------------------------------- */
 
@@ -139,8 +23,8 @@ static void test_ok_keepalive(void) {
            "\"expect\":{\"status\":200,\"body_contains\":\"ok\","
            "\"body_regex\":\"^o+k\"}}",
            sv.port);
-  struct outcome o;
-  run_probe(json, 10, 3000, &o, desc, sizeof desc);
+  struct gd_proberun o;
+  gd_proberun(json, 10, 3000, &o, desc, sizeof desc);
   CU_ASSERT(o.n >= 10);
   for (int i = 0; i < o.n; i++) CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_OK);
   CU_ASSERT_EQUAL(o.failed, 0);
@@ -150,7 +34,7 @@ static void test_ok_keepalive(void) {
            "GET http://127.0.0.1:%d/health expect 200, body contains 'ok', "
            "body matches '^o+k'",
            sv.port);
-  ASSERT_STR(desc, want);
+  GD_ASSERT_STR(desc, want);
   gd_httpd_stop(&sv);
 }
 
@@ -158,25 +42,25 @@ static void test_status(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 503, "unavailable\n") == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,\"expect\":{\"status\":200}}",
            sv.port);
-  run_probe(json, 3, 3000, &o, NULL, 0);
+  gd_proberun(json, 3, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 3);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_STATUS);
-  ASSERT_STR(o.detail[0], "status 503 (expected 200)");
+  GD_ASSERT_STR(o.detail[0], "status 503 (expected 200)");
 
   /* Default: any 2xx. */
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            sv.port);
-  run_probe(json, 1, 3000, &o, NULL, 0);
+  gd_proberun(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_STATUS);
-  ASSERT_STR(o.detail[0], "status 503 (expected 2xx)");
+  GD_ASSERT_STR(o.detail[0], "status 503 (expected 2xx)");
 
   /* A list, numbers given as strings too (they may come from ${vars}). */
   snprintf(json, sizeof json,
@@ -184,7 +68,7 @@ static void test_status(void) {
            "\"interval_ms\":5,\"timeout_ms\":1000,"
            "\"expect\":{\"status\":[200,\"503\"]}}",
            sv.port);
-  run_probe(json, 2, 3000, &o, NULL, 0);
+  gd_proberun(json, 2, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 2);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_OK);
   CU_ASSERT_EQUAL(o.cls[1], GD_SAMPLE_OK);
@@ -195,7 +79,7 @@ static void test_status(void) {
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            sv.port);
-  run_probe(json, 1, 3000, &o, NULL, 0);
+  gd_proberun(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_OK);
   gd_httpd_stop(&sv);
@@ -205,26 +89,26 @@ static void test_body_mismatch(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, "ok\n") == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,"
            "\"expect\":{\"body_contains\":\"nope\"}}",
            sv.port);
-  run_probe(json, 1, 3000, &o, NULL, 0);
+  gd_proberun(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_MISMATCH);
-  ASSERT_STR(o.detail[0], "body does not contain 'nope'");
+  GD_ASSERT_STR(o.detail[0], "body does not contain 'nope'");
 
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,"
            "\"expect\":{\"status\":200,\"body_regex\":\"^ko\"}}",
            sv.port);
-  run_probe(json, 1, 3000, &o, NULL, 0);
+  gd_proberun(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_MISMATCH);
-  ASSERT_STR(o.detail[0], "body does not match '^ko'");
+  GD_ASSERT_STR(o.detail[0], "body does not match '^ko'");
   gd_httpd_stop(&sv);
 }
 
@@ -232,16 +116,16 @@ static void test_refused(void) {
   int port = gd_httpd_closed_port();
   CU_ASSERT_FATAL(port > 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  run_probe(json, 3, 3000, &o, NULL, 0);
+  gd_proberun(json, 3, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 3);
   for (int i = 0; i < 3; i++) {
     CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_REFUSED);
-    ASSERT_STR(o.detail[i], "connection refused");
+    GD_ASSERT_STR(o.detail[i], "connection refused");
   }
 }
 
@@ -249,16 +133,16 @@ static void test_timeout(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":100,\"timeout_ms\":50}",
            sv.port);
-  run_probe(json, 2, 3000, &o, NULL, 0);
+  gd_proberun(json, 2, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 2);
   for (int i = 0; i < 2; i++) {
     CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_TIMEOUT);
-    ASSERT_STR(o.detail[i], "no answer within 50 ms");
+    GD_ASSERT_STR(o.detail[i], "no answer within 50 ms");
     CU_ASSERT_EQUAL(o.lat_ns[i], 50000000u);
   }
   /* The request did reach the server: the time-out is the answer's. */
@@ -272,12 +156,12 @@ static void test_fresh_connection(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,\"fresh_connection\":true}",
            sv.port);
-  run_probe(json, 8, 3000, &o, NULL, 0);
+  gd_proberun(json, 8, 3000, &o, NULL, 0);
   CU_ASSERT_EQUAL(o.n, 8);
   CU_ASSERT_EQUAL(o.ok, 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.requests), 8);
@@ -290,7 +174,7 @@ static void test_fresh_connection(void) {
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000,\"fresh_connection\":false}",
            sv.port);
-  run_probe(json, 8, 3000, &o, NULL, 0);
+  gd_proberun(json, 8, 3000, &o, NULL, 0);
   CU_ASSERT_EQUAL(o.ok, 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.requests), 8);
   CU_ASSERT_EQUAL(atomic_load(&sv.accepts), 1);
@@ -303,12 +187,12 @@ static void test_max_inflight(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_HANG, 200, NULL) == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":20,\"timeout_ms\":50,\"max_inflight\":4}",
            sv.port);
-  run_probe(json, 0, 500, &o, NULL, 0);
+  gd_proberun(json, 0, 500, &o, NULL, 0);
   CU_ASSERT(o.failed >= 15);
   CU_ASSERT_EQUAL(o.ok, 0);
   CU_ASSERT(o.skipped <= 1);
@@ -321,7 +205,7 @@ static void test_max_inflight(void) {
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":20,\"timeout_ms\":50}",
            sv.port);
-  run_probe(json, 0, 500, &o, NULL, 0);
+  gd_proberun(json, 0, 500, &o, NULL, 0);
   CU_ASSERT(o.skipped >= 10);
   CU_ASSERT(o.failed <= 10);
   CU_ASSERT(atomic_load(&sv.max_open) <= 2);
@@ -332,15 +216,15 @@ static void test_protocol_and_tls(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_CLOSE, 200, NULL) == 0);
   char json[512];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            sv.port);
-  run_probe(json, 2, 3000, &o, NULL, 0);
+  gd_proberun(json, 2, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 2);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_PROTOCOL);
-  ASSERT_STR(o.detail[0], "empty reply from server");
+  GD_ASSERT_STR(o.detail[0], "empty reply from server");
   gd_httpd_stop(&sv);
 
   /* https to a plain HTTP server: the handshake fails. */
@@ -349,7 +233,7 @@ static void test_protocol_and_tls(void) {
            "{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\","
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            sv.port);
-  run_probe(json, 1, 3000, &o, NULL, 0);
+  gd_proberun(json, 1, 3000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_TLS);
   printf("\n    tls: %s ", o.detail[0]);
@@ -360,13 +244,13 @@ static void test_method_headers_body(void) {
   struct gd_httpd sv;
   CU_ASSERT_FATAL(gd_httpd_start(&sv, GD_HTTPD_ANSWER, 200, NULL) == 0);
   char json[512], desc[256], want[256];
-  struct outcome o;
+  struct gd_proberun o;
   snprintf(json, sizeof json,
            "{\"type\":\"http\",\"url\":\"http://localhost:%d/w\","
            "\"method\":\"PUT\",\"headers\":{\"X-Probe\":\"yes\"},"
            "\"body\":\"hello\",\"interval_ms\":5,\"timeout_ms\":1000}",
            sv.port);
-  run_probe(json, 1, 3000, &o, desc, sizeof desc);
+  gd_proberun(json, 1, 3000, &o, desc, sizeof desc);
   CU_ASSERT_FATAL(o.n >= 1);
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_OK);
   pthread_mutex_lock(&sv.mu);
@@ -377,7 +261,7 @@ static void test_method_headers_body(void) {
   CU_ASSERT(strstr(sv.last, "\r\n\r\nhello") != NULL);
   pthread_mutex_unlock(&sv.mu);
   snprintf(want, sizeof want, "PUT http://localhost:%d/w expect 2xx", sv.port);
-  ASSERT_STR(desc, want);
+  GD_ASSERT_STR(desc, want);
   gd_httpd_stop(&sv);
 }
 
@@ -387,7 +271,7 @@ static void test_config_errors(void) {
 #define ERR(extra, msg)                                                       \
   do {                                                                        \
     snprintf(json, sizeof json, "{%s%s}", base, extra);                       \
-    ASSERT_STR(init_error(json), msg);                                        \
+    GD_ASSERT_STR(gd_proberun_init_error(json), msg);                         \
   } while (0)
   ERR(",\"url\":\"http://x/\",\"expect\":{\"status\":200,\"bogus\":1}",
       "probes.t.expect: unknown key 'bogus'");
@@ -410,14 +294,17 @@ static void test_config_errors(void) {
       "probes.t.ca_file: cannot read '/nonexistent/ca.pem': "
       "No such file or directory");
   /* Messages of the shared JSON helpers: only the path is checked. */
-  const char *m = init_error("{\"type\":\"http\",\"interval_ms\":10,"
-                             "\"timeout_ms\":100}");
+  const char *m = gd_proberun_init_error(
+      "{\"type\":\"http\",\"interval_ms\":10,"
+      "\"timeout_ms\":100}");
   CU_ASSERT(strstr(m, "probes.t") && strstr(m, "url"));
-  m = init_error("{\"type\":\"http\",\"interval_ms\":10,\"timeout_ms\":100,"
-                 "\"url\":\"http://x/\",\"fresh_connection\":\"yes\"}");
+  m = gd_proberun_init_error(
+      "{\"type\":\"http\",\"interval_ms\":10,\"timeout_ms\":100,"
+      "\"url\":\"http://x/\",\"fresh_connection\":\"yes\"}");
   CU_ASSERT(strstr(m, "probes.t.fresh_connection") != NULL);
-  m = init_error("{\"type\":\"http\",\"interval_ms\":10,\"timeout_ms\":100,"
-                 "\"url\":\"http://x/\",\"urll\":1}");
+  m = gd_proberun_init_error(
+      "{\"type\":\"http\",\"interval_ms\":10,\"timeout_ms\":100,"
+      "\"url\":\"http://x/\",\"urll\":1}");
   CU_ASSERT(strstr(m, "'urll'") != NULL);
 #undef ERR
 }

@@ -12,236 +12,8 @@
 #include "gameday/action.h"
 #include "gameday/reporter.h"
 #include "gameday/run.h"
+#include "fakerun.h"
 #include "testutil.h"
-
-/* ---- a synthetic run: a scenario with two probes, thresholds that pass and
- * fail, checks, events, actions with detail and a rollback ---- */
-
-#define MS (UINT64_C(1000000))
-#define T0 (UINT64_C(50000) * MS)       /* the fault, on the uv_hrtime clock */
-#define START (T0 - 3000 * MS)          /* run start: 3 s of baseline */
-#define END (T0 + 1600 * MS)
-
-static const struct gd_probe_ops http_ops = {.type = "http"};
-static const struct gd_probe_ops tcp_ops = {.type = "tcp"};
-static const struct gd_action_ops signal_ops = {.type = "signal"};
-static const struct gd_action_ops exec_ops = {.type = "exec"};
-
-struct fx {
-  struct gd_scenario sc;
-  struct gd_probe probes[2];
-  struct gd_hist lat[2][GD_HIST_N];
-  struct gd_hist late[2];
-  size_t recidx[1];
-  struct gd_action fault[1], verify[1], rollback[1];
-  struct gd_threshold th[3];
-  struct gd_threshold_result thr[3];
-  struct gd_measurement meas[6];
-  struct gd_check checks[2];
-  struct gd_event events[3];
-  struct gd_figures figs, pfigs[2];
-  struct gd_run_options opt;
-  struct gd_run run;
-};
-
-static void fx_measure(struct gd_measurement *m, const char *name, int has,
-                       double v, int has_unc, double unc) {
-  snprintf(m->name, sizeof m->name, "%s", name);
-  m->has_value = has;
-  m->value = v;
-  m->has_unc = has_unc;
-  m->unc = unc;
-}
-
-/* frontend (http, 20 ms): 150 ok samples before t0, 20 failed (status 503)
- * from t0+100 ms, then 50 ok; each sample takes 5 ms. db (tcp, 100 ms): all
- * ok, 3 skipped, publishes lost_writes. */
-static struct fx *fx_new(const char *name) {
-  struct fx *f = calloc(1, sizeof *f);
-  CU_ASSERT_FATAL(f != NULL);
-  struct gd_scenario *sc = &f->sc;
-  sc->name = (char *)name;
-  sc->file = "scenarios/local/web-kill.json";
-  sc->description = "Kill one web instance";
-  sc->environment = "local";
-  sc->probes = f->probes;
-  sc->nprobes = 2;
-  f->recidx[0] = 0;
-  sc->recovery.idx = f->recidx;
-  sc->recovery.n = 1;
-
-  struct gd_probe *p = &f->probes[0];
-  p->ops = &http_ops;
-  p->name = "frontend";
-  p->path = "probes.frontend";
-  p->interval_ns = 20 * MS;
-  p->timeout_ns = 500 * MS;
-  p->max_inflight = 2;
-  p->latency = f->lat[0];
-  p->lateness = &f->late[0];
-  gd_timeline_init(&p->timeline);
-  for (uint64_t k = 0; k < 150; k++) {
-    uint64_t s = START + k * 20 * MS;
-    gd_timeline_add(&p->timeline, s, s + 5 * MS, 1);
-    gd_hist_add(&p->latency[GD_HIST_BASELINE], 5 * MS);
-    gd_hist_add(p->lateness, 100000);
-  }
-  for (uint64_t k = 0; k < 20; k++) {
-    uint64_t s = T0 + 100 * MS + k * 20 * MS;
-    gd_timeline_add(&p->timeline, s, s + 5 * MS, 0);
-  }
-  for (uint64_t k = 0; k < 50; k++) {
-    uint64_t s = T0 + 500 * MS + k * 20 * MS;
-    gd_timeline_add(&p->timeline, s, s + 5 * MS, 1);
-    gd_hist_add(&p->latency[GD_HIST_AFTER], 2 * MS);
-  }
-  p->samples = 220;
-  p->ok = 200;
-  p->failed = 20;
-  p->skipped = 2;
-  p->class_count[GD_SAMPLE_OK] = 200;
-  p->class_count[GD_SAMPLE_STATUS] = 20;
-  p->last_ok = 1;
-  snprintf(p->last_detail, sizeof p->last_detail, "status: 503");
-
-  p = &f->probes[1];
-  p->ops = &tcp_ops;
-  p->name = "db";
-  p->path = "probes.db";
-  p->interval_ns = 100 * MS;
-  p->timeout_ns = 1000 * MS;
-  p->max_inflight = 1;
-  p->latency = f->lat[1];
-  p->lateness = &f->late[1];
-  gd_timeline_init(&p->timeline);
-  for (uint64_t k = 0; k < 46; k++) {
-    uint64_t s = START + k * 100 * MS;
-    gd_timeline_add(&p->timeline, s, s + 1 * MS, 1);
-    gd_hist_add(&p->latency[s < T0 ? GD_HIST_BASELINE : GD_HIST_AFTER], MS);
-  }
-  p->samples = 46;
-  p->ok = 46;
-  p->skipped = 3;
-  p->class_count[GD_SAMPLE_OK] = 46;
-  p->last_ok = 1;
-  snprintf(p->figures[0].name, sizeof p->figures[0].name, "lost_writes");
-  p->figures[0].value = 0;
-  p->nfigures = 1;
-
-  struct gd_action *a = &f->fault[0];
-  a->ops = &signal_ops;
-  a->name = "kill-web";
-  a->path = "fault[0]";
-  a->ok = 1;
-  a->message = "killed pid 4242";
-  a->detail = cJSON_Parse("{\"pids\":[4242],\"signal\":\"SIGKILL\"}");
-  a->started_ns = T0;
-  a->ended_ns = T0 + 2 * MS;
-  a = &f->verify[0];
-  a->ops = &exec_ops;
-  a->name = "compare";
-  a->path = "verify[0]";
-  a = &f->rollback[0];
-  a->ops = &exec_ops;
-  a->name = "restart-web";
-  a->path = "rollback[0]";
-  a->ok = 1;
-  a->message = "exit 0";
-  a->started_ns = T0 + 1550 * MS;
-  a->ended_ns = T0 + 1580 * MS;
-  sc->fault = f->fault;
-  sc->nfault = 1;
-  sc->verify = f->verify;
-  sc->nverify = 1;
-  sc->rollback = f->rollback;
-  sc->nrollback = 1;
-
-  f->th[0] = (struct gd_threshold){"recovery_ms", 15000, 0};
-  f->th[1] = (struct gd_threshold){"availability", 0.95, 1};
-  f->th[2] = (struct gd_threshold){"detection_ms", 1000, 0};
-  sc->thresholds = f->th;
-  sc->nthresholds = 3;
-  f->thr[0] = (struct gd_threshold_result){&f->th[0], 1, 20123.0, 0, ""};
-  f->thr[1] = (struct gd_threshold_result){&f->th[1], 1, 0.97, 1, ""};
-  f->thr[2] = (struct gd_threshold_result){&f->th[2], 1, 100.0, 1, ""};
-
-  fx_measure(&f->meas[0], "detection_ms", 1, 100.0, 1, 20.0);
-  fx_measure(&f->meas[1], "recovery_ms", 1, 20123.0, 1, 20.0);
-  fx_measure(&f->meas[2], "downtime_ms", 1, 400.0, 1, 20.0);
-  fx_measure(&f->meas[3], "availability", 1, 0.97, 0, 0);
-  fx_measure(&f->meas[4], "drain_ms", 0, 0, 1, 100.0);
-  fx_measure(&f->meas[5], "lost_writes", 1, 0, 0, 0);
-
-  f->checks[0] = (struct gd_check){"row count", 1, "1000 rows equal"};
-  f->checks[1] = (struct gd_check){"ledger", 0, "3 lost writes"};
-
-  f->events[0] = (struct gd_event){START + 1 * MS, GD_PHASE_PREFLIGHT,
-                                   "steady state reached"};
-  f->events[1] = (struct gd_event){T0, GD_PHASE_INJECT,
-                                   "fault[0] kill-web: killed pid 4242"};
-  f->events[2] = (struct gd_event){T0 + 100 * MS, GD_PHASE_OBSERVE,
-                                   "probe frontend: fail (status 503)"};
-
-  f->figs = (struct gd_figures){.impacted = 1,
-                                .has_detection = 1,
-                                .detection_ms = 100,
-                                .detection_unc_ms = 20,
-                                .recovered = 1,
-                                .recovery_ms = 20123,
-                                .recovery_unc_ms = 20,
-                                .downtime_ms = 400,
-                                .downtime_unc_ms = 20,
-                                .ok = 50,
-                                .failed = 20,
-                                .availability = 0.97};
-  f->pfigs[0] = f->figs;
-  f->pfigs[1] = (struct gd_figures){.recovered = 1, .ok = 16, .availability = 1};
-
-  struct gd_run *run = &f->run;
-  run->sc = sc;
-  run->opt = &f->opt;
-  run->phase = GD_PHASE_DONE;
-  run->verdict = GD_VERDICT_FAIL;
-  snprintf(run->reason, sizeof run->reason,
-           "threshold breached: recovery_ms = 20123.000, limit <= 15000");
-  run->rollback = GD_ROLLBACK_DONE;
-  run->started_wall.tv_sec = 1795467600; /* 2026-11-23T21:00:00Z */
-  run->started_wall.tv_nsec = 123456789;
-  run->start_ns = START;
-  run->t0_ns = T0;
-  run->obs_end_ns = T0 + 1500 * MS;
-  run->end_ns = END;
-  run->events = f->events;
-  run->nevents = 3;
-  run->figures = f->figs;
-  run->probe_figures = f->pfigs;
-  run->measurements = f->meas;
-  run->nmeasurements = 6;
-  run->thresholds = f->thr;
-  run->nthresholds = 3;
-  run->checks = f->checks;
-  run->nchecks = 2;
-  return f;
-}
-
-/* The run was stopped before the fault: a guard tripped. */
-static void fx_abort(struct fx *f, const char *reason) {
-  f->run.verdict = GD_VERDICT_ABORTED;
-  snprintf(f->run.reason, sizeof f->run.reason, "%s", reason);
-  f->run.t0_ns = 0;
-  f->run.nchecks = 0;
-  for (size_t i = 0; i < 3; i++) {
-    f->thr[i].has_value = 0;
-    f->thr[i].pass = 0;
-    snprintf(f->thr[i].note, sizeof f->thr[i].note, "not measured: no fault injected");
-  }
-}
-
-static void fx_free(struct fx *f) {
-  for (size_t i = 0; i < 2; i++) gd_timeline_free(&f->probes[i].timeline);
-  cJSON_Delete(f->fault[0].detail);
-  free(f);
-}
 
 /* ---- helpers ---- */
 
@@ -300,7 +72,7 @@ static size_t count_files(const char *dir) {
 /* ---- gd_journal_build ---- */
 
 static void test_top_level(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   cJSON *j = gd_journal_build(&f->run);
   CU_ASSERT_FATAL(j != NULL);
   CU_ASSERT_STRING_EQUAL(str(j, "format"), "gameday-journal/1");
@@ -315,7 +87,7 @@ static void test_top_level(void) {
   CU_ASSERT_STRING_EQUAL(str(j, "started_at"), "2026-11-23T21:00:00.123Z");
   CU_ASSERT(CLOSE(num(j, "duration_ms"), 4600.0));
   CU_ASSERT(CLOSE(num(j, "t0_offset_ms"), 3000.0));
-  CU_ASSERT_EQUAL(num(j, "t0_monotonic_ns"), (double)T0);
+  CU_ASSERT_EQUAL(num(j, "t0_monotonic_ns"), (double)GD_FAKERUN_T0);
   CU_ASSERT_STRING_EQUAL(str(j, "rollback"), "done");
   CU_ASSERT_EQUAL(cJSON_GetArraySize(j), 20); /* nothing more, nothing less */
 
@@ -338,15 +110,15 @@ static void test_top_level(void) {
   char *text = cJSON_Print(j);
   cJSON *back = cJSON_Parse(text);
   CU_ASSERT_PTR_NOT_NULL(back);
-  CU_ASSERT_EQUAL(num(back, "t0_monotonic_ns"), (double)T0);
+  CU_ASSERT_EQUAL(num(back, "t0_monotonic_ns"), (double)GD_FAKERUN_T0);
   cJSON_Delete(back);
   free(text);
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_thresholds_checks(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   f->thr[2].has_value = 0;
   snprintf(f->thr[2].note, sizeof f->thr[2].note, "no impact observed");
   f->thr[2].pass = 1;
@@ -380,11 +152,11 @@ static void test_thresholds_checks(void) {
   CU_ASSERT_FALSE(is_true(cJSON_GetArrayItem(ck, 1), "ok"));
   CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(ck, 1), "message"), "3 lost writes");
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_probes(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   f->probes[1].timeline.truncated = 1;
   cJSON *j = gd_journal_build(&f->run);
   CU_ASSERT_FATAL(j != NULL);
@@ -459,11 +231,11 @@ static void test_probes(void) {
   CU_ASSERT(is_true(p, "timeline_truncated"));
   CU_ASSERT_EQUAL(cJSON_GetArraySize(get(p, "timeline")), 1);
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_actions_events(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   cJSON *j = gd_journal_build(&f->run);
   CU_ASSERT_FATAL(j != NULL);
   const cJSON *acts = get(j, "actions");
@@ -508,12 +280,12 @@ static void test_actions_events(void) {
   CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(ev, 2), "what"),
                          "probe frontend: fail (status 503)");
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_no_fault(void) {
-  struct fx *f = fx_new("web-kill");
-  fx_abort(f, "steady state not reached: frontend failing");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
+  gd_fakerun_abort(f, "steady state not reached: frontend failing");
   f->opt.dry_run = 1;
   cJSON *j = gd_journal_build(&f->run);
   CU_ASSERT_FATAL(j != NULL);
@@ -532,11 +304,11 @@ static void test_no_fault(void) {
   CU_ASSERT(is_null(t, "value"));
   CU_ASSERT_STRING_EQUAL(str(t, "note"), "not measured: no fault injected");
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_bad_utf8(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   f->events[2].what = "probe frontend: fail (body \xff\xfe\xc3)";
   cJSON_AddItemToObject(f->fault[0].detail, "out\xc0",
                         cJSON_CreateString("bin\x80" "ary \xe2\x82\xac"));
@@ -549,11 +321,11 @@ static void test_bad_utf8(void) {
   /* the action's own record is left alone */
   CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItemCaseSensitive(f->fault[0].detail, "out\xc0"));
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 static void test_non_finite(void) {
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   f->meas[0].value = NAN;
   f->meas[2].value = INFINITY;
   f->thr[1].value = NAN;
@@ -571,12 +343,12 @@ static void test_non_finite(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"downtime_ms\":null"));
   free(text);
   cJSON_Delete(j);
-  fx_free(f);
+  gd_fakerun_free(f);
 }
 
 /* ---- the reporter and its files ---- */
 
-static int report(struct gd_reporter *r, struct fx **runs, size_t n,
+static int report(struct gd_reporter *r, struct gd_fakerun **runs, size_t n,
                   struct gd_error *err) {
   int rc = r->ops->open(r, err);
   for (size_t i = 0; !rc && i < n; i++) rc = r->ops->run_end(r, &runs[i]->run, err);
@@ -591,7 +363,7 @@ static void test_file_one_run(void) {
   char path[4096];
   snprintf(path, sizeof path, "%s/journal.json", dir);
   gd_test_write_file(path, "old contents");
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   struct gd_reporter r = {.ops = &gd_reporter_journal, .path = path};
   struct gd_error err = {0};
   CU_ASSERT_EQUAL(report(&r, &f, 1, &err), 0);
@@ -601,7 +373,7 @@ static void test_file_one_run(void) {
   CU_ASSERT_STRING_EQUAL(str(j, "started_at"), "2026-11-23T21:00:00.123Z");
   cJSON_Delete(j);
   CU_ASSERT_EQUAL(count_files(dir), 1); /* no temporary file left */
-  fx_free(f);
+  gd_fakerun_free(f);
   gd_test_rmrf(dir);
   free(dir);
 }
@@ -611,7 +383,8 @@ static void test_file_wrapper(void) {
   CU_ASSERT_FATAL(dir != NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/all.json", dir);
-  struct fx *f[2] = {fx_new("web-kill"), fx_new("db-failover")};
+  struct gd_fakerun *f[2] = {gd_fakerun_new("web-kill"),
+                             gd_fakerun_new("db-failover")};
   f[1]->run.verdict = GD_VERDICT_PASS;
   struct gd_reporter r = {.ops = &gd_reporter_journal, .path = path};
   struct gd_error err = {0};
@@ -626,8 +399,8 @@ static void test_file_wrapper(void) {
   CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(arr, 1), "scenario"), "db-failover");
   CU_ASSERT_STRING_EQUAL(str(cJSON_GetArrayItem(arr, 1), "verdict"), "pass");
   cJSON_Delete(j);
-  fx_free(f[0]);
-  fx_free(f[1]);
+  gd_fakerun_free(f[0]);
+  gd_fakerun_free(f[1]);
   gd_test_rmrf(dir);
   free(dir);
 }
@@ -639,8 +412,8 @@ static void test_out_dir_names(void) {
   snprintf(out, sizeof out, "%s/out/nightly", dir); /* created by open */
   const char *names[] = {"web-kill", "web-kill", "db-failover", "web-kill",
                          "../escape"};
-  struct fx *f[5];
-  for (int i = 0; i < 5; i++) f[i] = fx_new(names[i]);
+  struct gd_fakerun *f[5];
+  for (int i = 0; i < 5; i++) f[i] = gd_fakerun_new(names[i]);
   f[1]->run.verdict = GD_VERDICT_PASS;
   struct gd_reporter r = {.ops = &gd_reporter_journal, .dir = out};
   struct gd_error err = {0};
@@ -676,7 +449,7 @@ static void test_out_dir_names(void) {
   CU_ASSERT_EQUAL(count_files(out), 5);
   snprintf(path, sizeof path, "%s/out", dir);
   CU_ASSERT_EQUAL(count_files(path), 1);
-  for (int i = 0; i < 5; i++) fx_free(f[i]);
+  for (int i = 0; i < 5; i++) gd_fakerun_free(f[i]);
   gd_test_rmrf(dir);
   free(dir);
 }
@@ -686,7 +459,7 @@ static void test_write_error(void) {
   CU_ASSERT_FATAL(dir != NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/missing/journal.json", dir);
-  struct fx *f = fx_new("web-kill");
+  struct gd_fakerun *f = gd_fakerun_new("web-kill");
   struct gd_reporter r = {.ops = &gd_reporter_journal, .path = path};
   struct gd_error err = {0};
   CU_ASSERT_EQUAL(report(&r, &f, 1, &err), GD_EIO);
@@ -702,7 +475,7 @@ static void test_write_error(void) {
   CU_ASSERT_NOT_EQUAL(r2.ops->open(&r2, &err), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
   r2.ops->free(&r2);
-  fx_free(f);
+  gd_fakerun_free(f);
   gd_test_rmrf(dir);
   free(dir);
 }

@@ -11,6 +11,7 @@
 
 #include "gameday/curl.h"
 #include "gameday/probe.h"
+#include "proberun.h"
 #include "testutil.h"
 
 /* A loopback listener nobody accepts on: connects complete in the kernel
@@ -60,123 +61,6 @@ static int closed_port(void) {
   return port;
 }
 
-/* ---- running a probe on a fresh loop ----------------------------------- */
-
-#define MAXR 512
-
-struct outcome {
-  int n;
-  enum gd_sample_class cls[MAXR];
-  char detail[MAXR][96];
-  uint64_t lat_ns[MAXR];
-  uint64_t samples, ok, failed, skipped;
-};
-
-struct runner {
-  struct gd_probe p;
-  struct gd_curl *c;
-  uv_timer_t guard, stopper;
-  struct outcome *o;
-  int want;
-  int stop_requested, curl_closed;
-};
-
-static void curl_closed(void *arg) { ((struct runner *)arg)->curl_closed = 1; }
-
-static void probe_stopped(struct gd_probe *p, void *arg) {
-  struct runner *r = arg;
-  (void)p;
-  uv_close((uv_handle_t *)&r->guard, NULL);
-  uv_close((uv_handle_t *)&r->stopper, NULL);
-  gd_curl_close(r->c, curl_closed, r);
-}
-
-static void stop_now(uv_timer_t *t) {
-  struct runner *r = t->data;
-  uv_timer_stop(&r->guard);
-  uv_timer_stop(&r->stopper);
-  gd_probe_stop(&r->p, probe_stopped, r);
-}
-
-static void request_stop(struct runner *r) {
-  if (r->stop_requested) return;
-  r->stop_requested = 1;
-  uv_timer_start(&r->stopper, stop_now, 0, 0);
-}
-
-static void on_guard(uv_timer_t *t) { request_stop(t->data); }
-
-static void on_result(struct gd_probe *p, const struct gd_sample_result *res,
-                      void *arg) {
-  struct runner *r = arg;
-  struct outcome *o = r->o;
-  (void)p;
-  if (o->n < MAXR) {
-    o->cls[o->n] = res->cls;
-    snprintf(o->detail[o->n], sizeof o->detail[0], "%s", res->detail);
-    o->lat_ns[o->n] = res->end_ns - res->start_ns;
-    o->n++;
-  }
-  if (r->want && o->n >= r->want) request_stop(r);
-}
-
-/* Runs the probe given as JSON until `want` results (0: no limit) or max_ms,
- * then stops it, closes everything and checks that the loop closes. When
- * describe is not NULL, it receives ops->describe. */
-static void run_probe(const char *json, int want, int max_ms,
-                      struct outcome *o, char *describe, size_t dn) {
-  memset(o, 0, sizeof *o);
-  cJSON *spec = cJSON_Parse(json);
-  CU_ASSERT_FATAL(spec != NULL);
-  struct runner r = {.o = o, .want = want};
-  struct gd_error err = {0};
-  int rc = gd_probe_init(&r.p, "t", spec, "probes.t", &err);
-  if (rc) printf("\n    init: %s ", err.msg);
-  CU_ASSERT_FATAL(rc == 0);
-  if (describe) r.p.ops->describe(&r.p, describe, dn);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  CU_ASSERT_FATAL(gd_curl_new(&loop, &r.c, &err) == 0);
-  uv_timer_init(&loop, &r.guard);
-  uv_timer_init(&loop, &r.stopper);
-  r.guard.data = r.stopper.data = &r;
-  uv_timer_start(&r.guard, on_guard, (uint64_t)max_ms, 0);
-  r.p.on_result = on_result;
-  r.p.on_result_arg = &r;
-  CU_ASSERT_FATAL(gd_probe_start(&r.p, &loop, r.c, &err) == 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(r.curl_closed, 1);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  o->samples = r.p.samples;
-  o->ok = r.p.ok;
-  o->failed = r.p.failed;
-  o->skipped = r.p.skipped;
-  gd_probe_free(&r.p);
-  cJSON_Delete(spec);
-}
-
-/* gd_probe_init must fail; returns its message. */
-static const char *init_error(const char *json) {
-  static struct gd_error err;
-  memset(&err, 0, sizeof err);
-  cJSON *spec = cJSON_Parse(json);
-  CU_ASSERT_FATAL(spec != NULL);
-  struct gd_probe p;
-  int rc = gd_probe_init(&p, "t", spec, "probes.t", &err);
-  CU_ASSERT(rc != 0);
-  if (rc == 0) gd_probe_free(&p);
-  cJSON_Delete(spec);
-  return err.msg;
-}
-
-#define ASSERT_STR(got, want)                                                 \
-  do {                                                                        \
-    const char *g_ = (got);                                                   \
-    if (strcmp(g_, (want)) != 0)                                              \
-      printf("\n    got '%s', want '%s' ", g_, (want));                       \
-    CU_ASSERT_STRING_EQUAL(g_, (want));                                       \
-  } while (0)
-
 static void test_ok(void) {
   int port;
   int lfd = listener(AF_INET, 64, &port);
@@ -186,14 +70,14 @@ static void test_ok(void) {
            "{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  struct outcome o;
-  run_probe(json, 5, 3000, &o, desc, sizeof desc);
+  struct gd_proberun o;
+  gd_proberun(json, 5, 3000, &o, desc, sizeof desc);
   CU_ASSERT_EQUAL(o.n, 5);
   CU_ASSERT_EQUAL(o.ok, 5);
   for (int i = 0; i < o.n; i++) CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_OK);
   CU_ASSERT_EQUAL(drain(lfd), 5);
   snprintf(want, sizeof want, "connect 127.0.0.1:%d", port);
-  ASSERT_STR(desc, want);
+  GD_ASSERT_STR(desc, want);
   close(lfd);
 }
 
@@ -208,8 +92,8 @@ static void test_name(void) {
            "{\"type\":\"tcp\",\"host\":\"localhost\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  struct outcome o;
-  run_probe(json, 3, 3000, &o, NULL, 0);
+  struct gd_proberun o;
+  gd_proberun(json, 3, 3000, &o, NULL, 0);
   CU_ASSERT_EQUAL(o.n, 3);
   CU_ASSERT_EQUAL(o.ok, 3);
   CU_ASSERT_EQUAL(drain(lfd), 3);
@@ -219,7 +103,7 @@ static void test_name(void) {
            "{\"type\":\"tcp\",\"host\":\"nonexistent.invalid\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":3000}",
            port);
-  run_probe(json, 1, 5000, &o, NULL, 0);
+  gd_proberun(json, 1, 5000, &o, NULL, 0);
   CU_ASSERT_FATAL(o.n >= 1);
   if (o.cls[0] == GD_SAMPLE_TIMEOUT) GD_SKIP("the resolver here does not answer");
   CU_ASSERT_EQUAL(o.cls[0], GD_SAMPLE_DNS);
@@ -235,16 +119,16 @@ static void test_ipv6(void) {
            "{\"type\":\"tcp\",\"host\":\"::1\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  struct outcome o;
-  run_probe(json, 2, 3000, &o, desc, sizeof desc);
+  struct gd_proberun o;
+  gd_proberun(json, 2, 3000, &o, desc, sizeof desc);
   CU_ASSERT_EQUAL(o.ok, 2);
   snprintf(want, sizeof want, "connect [::1]:%d", port);
-  ASSERT_STR(desc, want);
+  GD_ASSERT_STR(desc, want);
   snprintf(json, sizeof json,
            "{\"type\":\"tcp\",\"host\":\"[::1]\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  run_probe(json, 2, 3000, &o, NULL, 0);
+  gd_proberun(json, 2, 3000, &o, NULL, 0);
   CU_ASSERT_EQUAL(o.ok, 2);
   CU_ASSERT_EQUAL(drain(lfd), 4);
   close(lfd);
@@ -258,12 +142,12 @@ static void test_refused(void) {
            "{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":%d,"
            "\"interval_ms\":5,\"timeout_ms\":1000}",
            port);
-  struct outcome o;
-  run_probe(json, 3, 3000, &o, NULL, 0);
+  struct gd_proberun o;
+  gd_proberun(json, 3, 3000, &o, NULL, 0);
   CU_ASSERT_EQUAL(o.n, 3);
   for (int i = 0; i < o.n; i++) {
     CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_REFUSED);
-    ASSERT_STR(o.detail[i], "connection refused");
+    GD_ASSERT_STR(o.detail[i], "connection refused");
   }
 }
 
@@ -287,34 +171,38 @@ static void test_timeout(void) {
            "{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":%d,"
            "\"interval_ms\":100,\"timeout_ms\":50}",
            port);
-  struct outcome o;
-  run_probe(json, 2, 3000, &o, NULL, 0);
+  struct gd_proberun o;
+  gd_proberun(json, 2, 3000, &o, NULL, 0);
   for (int i = 0; i < 4; i++) close(fill[i]);
   close(lfd);
   CU_ASSERT_FATAL(o.n >= 2);
   if (o.cls[0] == GD_SAMPLE_OK) GD_SKIP("this kernel accepted past the backlog");
   for (int i = 0; i < 2; i++) {
     CU_ASSERT_EQUAL(o.cls[i], GD_SAMPLE_TIMEOUT);
-    ASSERT_STR(o.detail[i], "no answer within 50 ms");
+    GD_ASSERT_STR(o.detail[i], "no answer within 50 ms");
   }
 }
 
 static void test_config_errors(void) {
   const char *m;
-  m = init_error("{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":0,"
-                 "\"interval_ms\":10,\"timeout_ms\":100}");
+  m = gd_proberun_init_error(
+      "{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":0,"
+      "\"interval_ms\":10,\"timeout_ms\":100}");
   CU_ASSERT(strstr(m, "probes.t.port") != NULL);
-  m = init_error("{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":65536,"
-                 "\"interval_ms\":10,\"timeout_ms\":100}");
+  m = gd_proberun_init_error(
+      "{\"type\":\"tcp\",\"host\":\"127.0.0.1\",\"port\":65536,"
+      "\"interval_ms\":10,\"timeout_ms\":100}");
   CU_ASSERT(strstr(m, "probes.t.port") != NULL);
-  m = init_error("{\"type\":\"tcp\",\"port\":80,"
-                 "\"interval_ms\":10,\"timeout_ms\":100}");
+  m = gd_proberun_init_error("{\"type\":\"tcp\",\"port\":80,"
+                             "\"interval_ms\":10,\"timeout_ms\":100}");
   CU_ASSERT(strstr(m, "probes.t.host") != NULL);
-  m = init_error("{\"type\":\"tcp\",\"host\":\"a b\",\"port\":80,"
-                 "\"interval_ms\":10,\"timeout_ms\":100}");
-  ASSERT_STR(m, "probes.t.host: must be a host name or address, got 'a b'");
-  m = init_error("{\"type\":\"tcp\",\"host\":\"x\",\"port\":80,\"url\":\"y\","
-                 "\"interval_ms\":10,\"timeout_ms\":100}");
+  m = gd_proberun_init_error(
+      "{\"type\":\"tcp\",\"host\":\"a b\",\"port\":80,"
+      "\"interval_ms\":10,\"timeout_ms\":100}");
+  GD_ASSERT_STR(m, "probes.t.host: must be a host name or address, got 'a b'");
+  m = gd_proberun_init_error(
+      "{\"type\":\"tcp\",\"host\":\"x\",\"port\":80,\"url\":\"y\","
+      "\"interval_ms\":10,\"timeout_ms\":100}");
   CU_ASSERT(strstr(m, "'url'") != NULL);
 }
 
