@@ -178,15 +178,19 @@ static size_t stable_intervals(const struct gd_measure_input *in, uint64_t t0,
 
 /* Uncertainty of the outcome change at the start of span j: the change
  * happened somewhere between the previous sample's start and this one's.
- * That is the sampling interval when the probe kept its rate, and more when
- * samples were late or skipped around the edge: never less than the
- * interval (DESIGN.md), never hidden when it is more. */
+ * That is the sampling interval when the probe kept its rate, and the gap
+ * when samples around the edge were skipped or late by half an interval or
+ * more: never less than the interval (DESIGN.md), never hidden when a
+ * sample was missed. */
 static uint64_t edge_unc(const struct gd_measure_input *in, size_t j) {
   const struct gd_timeline *t = in->tl;
   if (j == 0 || j >= t->n || t->spans[j - 1].ok == t->spans[j].ok)
     return in->interval_ns;
   uint64_t gap = t->spans[j].first_start - t->spans[j - 1].last_start;
-  return gap > in->interval_ns ? gap : in->interval_ns;
+  /* Start jitter of a probe that kept its rate (tens of microseconds, and
+   * reported as lateness) is not what this is about: only a gap that shows a
+   * missed or badly late sample widens the figure. */
+  return 2 * gap >= 3 * in->interval_ns ? gap : in->interval_ns;
 }
 
 /* Start of the ok streak holding instant x in probe `in` (clamped to t0).

@@ -9,10 +9,10 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "gameday/curl.h"
+#include "gameday/httpreq.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
 
@@ -30,15 +30,10 @@ struct http_slot {
 };
 
 struct http_ctx {
-  char *url;
-  char *method;
-  char *body;
-  struct curl_slist *headers;
+  struct gd_httpreq req;
   int fresh;
   int tls_verify;
   char *ca_file;
-  int *status;            /* accepted statuses; none: any 2xx */
-  size_t nstatus;
   char *contains;
   char *regex_src;
   regex_t re;
@@ -49,8 +44,8 @@ struct http_ctx {
 static const char *const http_keys[] = {
     "url", "method", "headers", "body", "fresh_connection", "tls_verify",
     "ca_file", "expect", NULL};
-static const char *const expect_keys[] = {"status", "body_contains",
-                                          "body_regex", NULL};
+/* Besides expect.status. */
+static const char *const expect_keys[] = {"body_contains", "body_regex", NULL};
 
 static void ctx_free(struct http_ctx *ctx) {
   if (!ctx) return;
@@ -61,118 +56,22 @@ static void ctx_free(struct http_ctx *ctx) {
     free(sl->body);
     free(sl);
   }
-  free(ctx->url);
-  free(ctx->method);
-  free(ctx->body);
-  curl_slist_free_all(ctx->headers);
+  gd_httpreq_free(&ctx->req);
   free(ctx->ca_file);
-  free(ctx->status);
   free(ctx->contains);
   free(ctx->regex_src);
   if (ctx->has_re) regfree(&ctx->re);
   free(ctx);
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
-/* url must parse and be http or https: a probe of anything else would
- * measure something other than what the scenario says. */
-static int check_url(const char *url, const char *path, struct gd_error *err) {
-  CURLU *u = curl_url();
-  if (!u) return gd_error_set(err, GD_ENOMEM, "%s.url: out of memory", path);
-  char *scheme = NULL;
-  int rc = 0;
-  CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
-  if (uc != CURLUE_OK)
-    rc = gd_error_set(err, GD_EINVAL, "%s.url: invalid URL '%s': %s", path,
-                      url, curl_url_strerror(uc));
-  else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-           (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-    rc = gd_error_set(err, GD_EINVAL,
-                      "%s.url: must be an http or https URL, got '%s'", path,
-                      url);
-  curl_free(scheme);
-  curl_url_cleanup(u);
-  return rc;
-}
-
-static int check_method(const char *m, const char *path,
-                        struct gd_error *err) {
-  size_t n = strlen(m);
-  int ok = n > 0 && n <= 32;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = (m[i] >= 'A' && m[i] <= 'Z') || m[i] == '-' || m[i] == '_';
-  if (!ok)
-    return gd_error_set(err, GD_EINVAL,
-                        "%s.method: must be an uppercase HTTP method, got '%s'",
-                        path, m);
-  return 0;
-}
-
-static int status_item(const cJSON *it, const char *ipath, int *out,
-                       struct gd_error *err) {
-  double v = 0;
-  int ok = 0;
-  if (cJSON_IsNumber(it)) {
-    v = it->valuedouble;
-    ok = 1;
-  } else if (cJSON_IsString(it) && it->valuestring[0]) {
-    char *end;
-    errno = 0;
-    v = strtod(it->valuestring, &end);
-    ok = !*end && errno == 0;
-  }
-  if (!ok || !(v >= 100 && v <= 599) || v != (double)(int)v) {
-    char *txt = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
-    gd_error_set(err, GD_EINVAL,
-                 "%s: must be an HTTP status from 100 to 599, got '%s'", ipath,
-                 cJSON_IsString(it) ? it->valuestring : txt ? txt : "?");
-    free(txt);
-    return GD_EINVAL;
-  }
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_status(const cJSON *expect, const char *epath,
-                        struct http_ctx *ctx, struct gd_error *err) {
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(expect, "status");
-  char spath[256];
-  if (!st) return 0;
-  gd_json_path(spath, sizeof spath, epath, "status");
-  if (!cJSON_IsArray(st)) {
-    if (!(ctx->status = malloc(sizeof *ctx->status)))
-      return gd_error_set(err, GD_ENOMEM, "%s: out of memory", spath);
-    ctx->nstatus = 1;
-    return status_item(st, spath, ctx->status, err);
-  }
-  int n = cJSON_GetArraySize(st);
-  if (n == 0)
-    return gd_error_set(err, GD_EINVAL, "%s: must not be empty", spath);
-  if (!(ctx->status = calloc((size_t)n, sizeof *ctx->status)))
-    return gd_error_set(err, GD_ENOMEM, "%s: out of memory", spath);
-  ctx->nstatus = (size_t)n;
-  int i = 0;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, st) {
-    char ipath[300];
-    gd_json_index_path(ipath, sizeof ipath, spath, (size_t)i);
-    int rc = status_item(it, ipath, &ctx->status[i++], err);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
 static int parse_expect(const cJSON *spec, const char *path,
                         struct http_ctx *ctx, struct gd_error *err) {
-  const cJSON *expect = NULL;
+  const cJSON *expect;
   char epath[256];
-  int rc = gd_json_get_object(spec, "expect", path, 0, &expect, err);
+  int rc = gd_httpreq_parse_expect(&ctx->req, spec, path, expect_keys, &expect,
+                                   err);
   if (rc || !expect) return rc;
   gd_json_path(epath, sizeof epath, path, "expect");
-  if ((rc = gd_json_check_keys(expect, epath, expect_keys, NULL, err)))
-    return rc;
-  if ((rc = parse_status(expect, epath, ctx, err))) return rc;
   const char *contains = NULL, *re = NULL;
   if ((rc = gd_json_get_string(expect, "body_contains", epath, 0, &contains,
                                err)) ||
@@ -195,44 +94,15 @@ static int parse_expect(const cJSON *spec, const char *path,
   return 0;
 }
 
-static int parse_headers(const cJSON *spec, const char *path,
-                         struct http_ctx *ctx, struct gd_error *err) {
-  char **hv = NULL;
-  int rc = gd_json_get_headers(spec, "headers", path, &hv, err);
-  if (rc) return rc;
-  int has_expect = 0;
-  for (size_t i = 0; hv && hv[i]; i++) {
-    struct curl_slist *l = curl_slist_append(ctx->headers, hv[i]);
-    if (!l) {
-      gd_strv_free(hv);
-      return gd_error_set(err, GD_ENOMEM, "%s.headers: out of memory", path);
-    }
-    ctx->headers = l;
-    if (strncasecmp(hv[i], "Expect:", 7) == 0) has_expect = 1;
-  }
-  gd_strv_free(hv);
-  /* curl would send "Expect: 100-continue" with larger bodies and then wait
-   * up to a second for the go-ahead, which would show up as latency. */
-  if (ctx->body && !has_expect) {
-    struct curl_slist *l = curl_slist_append(ctx->headers, "Expect:");
-    if (!l) return gd_error_set(err, GD_ENOMEM, "%s.headers: out of memory", path);
-    ctx->headers = l;
-  }
-  return 0;
-}
-
 static int http_init(struct gd_probe *p, const cJSON *spec, const char *path,
                      struct gd_error *err) {
   struct http_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
-  const char *url = NULL, *method = "GET", *body = NULL, *ca = NULL;
+  const char *ca = NULL;
   int rc;
+  gd_httpreq_init(&ctx->req);
   ctx->tls_verify = 1;
-  if ((rc = gd_json_get_string(spec, "url", path, 1, &url, err)) ||
-      (rc = check_url(url, path, err)) ||
-      (rc = gd_json_get_string(spec, "method", path, 0, &method, err)) ||
-      (rc = check_method(method, path, err)) ||
-      (rc = gd_json_get_string(spec, "body", path, 0, &body, err)) ||
+  if ((rc = gd_httpreq_parse(&ctx->req, spec, path, err)) ||
       (rc = gd_json_get_bool(spec, "fresh_connection", path, 0, &ctx->fresh,
                              err)) ||
       (rc = gd_json_get_bool(spec, "tls_verify", path, 0, &ctx->tls_verify,
@@ -244,18 +114,11 @@ static int http_init(struct gd_probe *p, const cJSON *spec, const char *path,
                       ca, strerror(errno));
     goto fail;
   }
-  ctx->url = strdup(url);
-  ctx->method = strdup(method);
-  ctx->body = dup_or_null(body);
-  ctx->ca_file = dup_or_null(ca);
-  if (!ctx->url || !ctx->method || (body && !ctx->body) ||
-      (ca && !ctx->ca_file)) {
+  if (ca && !(ctx->ca_file = strdup(ca))) {
     rc = gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
     goto fail;
   }
-  if ((rc = parse_headers(spec, path, ctx, err)) ||
-      (rc = parse_expect(spec, path, ctx, err)))
-    goto fail;
+  if ((rc = parse_expect(spec, path, ctx, err))) goto fail;
   p->ctx = ctx;
   return 0;
 fail:
@@ -263,25 +126,12 @@ fail:
   return rc;
 }
 
-static void format_expected(const struct http_ctx *ctx, char *buf, size_t n) {
-  size_t off = 0;
-  buf[0] = 0;
-  if (!ctx->nstatus) {
-    snprintf(buf, n, "2xx");
-    return;
-  }
-  for (size_t i = 0; i < ctx->nstatus && off < n; i++) {
-    int w = snprintf(buf + off, n - off, "%s%d", i ? ", " : "", ctx->status[i]);
-    if (w < 0) break;
-    off += (size_t)w;
-  }
-}
-
 static void http_describe(const struct gd_probe *p, char *buf, size_t n) {
   const struct http_ctx *ctx = p->ctx;
   char exp[128];
-  format_expected(ctx, exp, sizeof exp);
-  int w = snprintf(buf, n, "%s %s expect %s", ctx->method, ctx->url, exp);
+  gd_httpreq_expected(&ctx->req, exp, sizeof exp);
+  int w = snprintf(buf, n, "%s %s expect %s", ctx->req.method, ctx->req.url,
+                   exp);
   size_t off = w < 0 ? n : (size_t)w;
   if (ctx->contains && off < n)
     off += (size_t)snprintf(buf + off, n - off, ", body contains '%s'",
@@ -314,38 +164,16 @@ static int slot_new(struct gd_probe *p, struct http_slot **out,
                     struct gd_error *err) {
   struct http_ctx *ctx = p->ctx;
   CURLcode cc = CURLE_OUT_OF_MEMORY;
+  int rc;
   struct http_slot *sl = calloc(1, sizeof *sl);
   if (!sl) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
   if ((ctx->contains || ctx->has_re) && !(sl->body = malloc(BODY_MAX + 1)))
     goto fail_nomem;
   CURL *e = sl->easy = curl_easy_init();
   if (!e) goto fail_nomem;
-  long tmo = (long)(p->timeout_ns / 1000000);
-  SETOPT(CURLOPT_URL, ctx->url);
-  SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-  SETOPT(CURLOPT_NOSIGNAL, 1L);
-  SETOPT(CURLOPT_TIMEOUT_MS, tmo + tmo / 10 + 100);
-  SETOPT(CURLOPT_WRITEFUNCTION, on_write);
-  SETOPT(CURLOPT_WRITEDATA, sl);
-  SETOPT(CURLOPT_ERRORBUFFER, sl->errbuf);
-  SETOPT(CURLOPT_USERAGENT, "gameday/" GAMEDAY_VERSION);
-  if (ctx->headers) SETOPT(CURLOPT_HTTPHEADER, ctx->headers);
-  /* A POST, PUT or PATCH without a body still says Content-Length: 0. */
-  const char *body = ctx->body;
-  if (!body && (strcmp(ctx->method, "POST") == 0 ||
-                strcmp(ctx->method, "PUT") == 0 ||
-                strcmp(ctx->method, "PATCH") == 0))
-    body = "";
-  if (body) {
-    SETOPT(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    SETOPT(CURLOPT_POSTFIELDS, body);
-    if (strcmp(ctx->method, "POST") != 0)
-      SETOPT(CURLOPT_CUSTOMREQUEST, ctx->method);
-  } else if (strcmp(ctx->method, "HEAD") == 0) {
-    SETOPT(CURLOPT_NOBODY, 1L);
-  } else if (strcmp(ctx->method, "GET") != 0) {
-    SETOPT(CURLOPT_CUSTOMREQUEST, ctx->method);
-  }
+  if ((rc = gd_httpreq_setup(&ctx->req, e, (long)(p->timeout_ns / 1000000),
+                             on_write, sl, sl->errbuf, p->path, err)))
+    goto out;
   if (ctx->fresh) {
     SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     SETOPT(CURLOPT_FORBID_REUSE, 1L);
@@ -361,34 +189,16 @@ static int slot_new(struct gd_probe *p, struct http_slot **out,
   *out = sl;
   return 0;
 fail:
-  gd_error_set(err, GD_EIO, "%s: curl setup failed: %s", p->path,
-               curl_easy_strerror(cc));
-  if (sl->easy) curl_easy_cleanup(sl->easy);
-  free(sl->body);
-  free(sl);
-  return GD_EIO;
+  rc = gd_error_set(err, GD_EIO, "%s: curl setup failed: %s", p->path,
+                    curl_easy_strerror(cc));
+  goto out;
 fail_nomem:
+  rc = gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
+out:
   if (sl->easy) curl_easy_cleanup(sl->easy);
   free(sl->body);
   free(sl);
-  return gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
-}
-
-/* Lowercases a leading capitalised word ("Empty reply" -> "empty reply") for
- * the house style, but leaves names alone ("OpenSSL", "SSL"). */
-static void lower_first_word(char *m) {
-  if (!(m[0] >= 'A' && m[0] <= 'Z')) return;
-  for (const char *q = m + 1; *q && *q != ' '; q++)
-    if (*q >= 'A' && *q <= 'Z') return;
-  m[0] = (char)(m[0] - 'A' + 'a');
-}
-
-/* curl's own message: more precise than the code's generic text. */
-static const char *curl_detail(struct http_slot *sl, CURLcode rc) {
-  if (!sl->errbuf[0])
-    snprintf(sl->errbuf, sizeof sl->errbuf, "%s", curl_easy_strerror(rc));
-  lower_first_word(sl->errbuf);
-  return sl->errbuf;
+  return rc;
 }
 
 static enum gd_sample_class classify(CURLcode rc) {
@@ -451,19 +261,14 @@ static void on_done(CURL *easy, CURLcode rc, void *arg) {
       gd_sample_done(s, GD_SAMPLE_REFUSED, "connection refused");
       return;
     }
-    gd_sample_done(s, cls, "%s", curl_detail(sl, rc));
+    gd_sample_done(s, cls, "%s", gd_httpreq_strerror(sl->errbuf, rc));
     return;
   }
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  int ok = 0;
-  if (!ctx->nstatus)
-    ok = status >= 200 && status <= 299;
-  for (size_t i = 0; i < ctx->nstatus && !ok; i++)
-    ok = status == ctx->status[i];
-  if (!ok) {
+  if (!gd_httpreq_status_ok(&ctx->req, status)) {
     char exp[128];
-    format_expected(ctx, exp, sizeof exp);
+    gd_httpreq_expected(&ctx->req, exp, sizeof exp);
     gd_sample_done(s, GD_SAMPLE_STATUS, "status %ld (expected %s)", status,
                    exp);
     return;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gameday/action.h"
+#include "gameday/format.h"
 
 #define C_RESET "\033[0m"
 #define C_BOLD "\033[1m"
@@ -63,20 +64,6 @@ static const char *verdict_color(enum gd_verdict v) {
   }
 }
 
-static int is_ms(const char *name) {
-  size_t len = strlen(name);
-  return len >= 3 && strcmp(name + len - 3, "_ms") == 0;
-}
-
-static void fmt_num(char *buf, size_t n, double v) {
-  if (!isfinite(v))
-    snprintf(buf, n, "n/a");
-  else if (v == floor(v) && fabs(v) < 1e15)
-    snprintf(buf, n, "%.0f", v);
-  else
-    snprintf(buf, n, "%.6g", v);
-}
-
 static void fmt_ms(char *buf, size_t n, double ms) {
   if (!isfinite(ms))
     snprintf(buf, n, "n/a");
@@ -84,25 +71,6 @@ static void fmt_ms(char *buf, size_t n, double ms) {
     snprintf(buf, n, "%.2f ms", ms);
   else
     snprintf(buf, n, "%.1f ms", ms);
-}
-
-/* A figure as people read it: "20123.0 ± 20.0 ms", "0.9312". */
-static void fmt_value(char *buf, size_t n, const char *name, double v,
-                      int has_unc, double unc) {
-  if (is_ms(name)) {
-    if (has_unc)
-      snprintf(buf, n, "%.1f \xC2\xB1 %.1f ms", v, unc);
-    else
-      snprintf(buf, n, "%.1f ms", v);
-    return;
-  }
-  char a[32], b[32];
-  fmt_num(a, sizeof a, v);
-  fmt_num(b, sizeof b, unc);
-  if (has_unc)
-    snprintf(buf, n, "%s \xC2\xB1 %s", a, b);
-  else
-    snprintf(buf, n, "%s", a);
 }
 
 /* Display width of UTF-8 text (one column per character is close enough
@@ -226,22 +194,22 @@ static void put_figures(struct console *c, const struct gd_run *run) {
             run->opt && run->opt->dry_run ? "dry run" : "no fault injected");
   } else {
     if (fg->has_detection) {
-      fmt_value(a, sizeof a, "detection_ms", fg->detection_ms, 1,
-                fg->detection_unc_ms);
+      gd_format_figure(a, sizeof a, "detection_ms", fg->detection_ms, 1,
+                       fg->detection_unc_ms);
       fprintf(f, "  detection     +%s\n", a);
     } else {
       fprintf(f, "  detection     -\n");
     }
     if (fg->recovered) {
-      fmt_value(a, sizeof a, "recovery_ms", fg->recovery_ms, 1,
-                fg->recovery_unc_ms);
+      gd_format_figure(a, sizeof a, "recovery_ms", fg->recovery_ms, 1,
+                       fg->recovery_unc_ms);
       fprintf(f, "  recovery      %s\n", a);
     } else {
       fprintf(f, "  recovery      %snot recovered%s\n", col(c, C_BOLDRED),
               col(c, C_RESET));
     }
-    fmt_value(a, sizeof a, "downtime_ms", fg->downtime_ms, 1,
-              fg->downtime_unc_ms);
+    gd_format_figure(a, sizeof a, "downtime_ms", fg->downtime_ms, 1,
+                     fg->downtime_unc_ms);
     fprintf(f, "  downtime      %s\n", a);
     fprintf(f, "  availability  %.2f%% (%llu ok, %llu failed)\n",
             fg->availability * 100.0, (unsigned long long)fg->ok,
@@ -309,7 +277,7 @@ static void put_figures(struct console *c, const struct gd_run *run) {
       if (strcmp(core[k], m->name) == 0) is_core = 1;
     if (is_core) continue;
     if (m->has_value)
-      fmt_value(a, sizeof a, m->name, m->value, m->has_unc, m->unc);
+      gd_format_figure(a, sizeof a, m->name, m->value, m->has_unc, m->unc);
     else
       snprintf(a, sizeof a, "not measured");
     fprintf(f, "  %-13s %s\n", m->name, a);
@@ -337,13 +305,14 @@ static void put_thresholds(struct console *c, const struct gd_run *run) {
     const struct gd_threshold_result *t = &run->thresholds[i];
     const char *name = t->th && t->th->name ? t->th->name : "?";
     char num[48];
-    fmt_num(num, sizeof num, t->th ? t->th->limit : NAN);
+    gd_format_number(num, sizeof num, t->th ? t->th->limit : NAN);
     snprintf(lim[i], sizeof lim[i], "%s %s",
              t->th && t->th->at_least ? ">=" : "<=", num);
     if (t->has_value) {
       const struct gd_measurement *m = gd_run_measurement(run, name);
       int hu = m && m->has_unc && m->has_value;
-      fmt_value(val[i], sizeof val[i], name, t->value, hu, hu ? m->unc : 0);
+      gd_format_figure(val[i], sizeof val[i], name, t->value, hu,
+                       hu ? m->unc : 0);
     } else {
       snprintf(val[i], sizeof val[i], "-");
     }

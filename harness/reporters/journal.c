@@ -8,7 +8,6 @@
 #include "gameday/reporter.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "gameday/action.h"
+#include "gameday/fileutil.h"
 
 #define JOURNAL_FORMAT "gameday-journal/1"
 #define JOURNALS_FORMAT "gameday-journals/1"
@@ -419,54 +418,6 @@ static void lower_strerror(int e, char *buf, size_t n) {
   if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
-static int io_error(struct gd_error *err, const char *path, int e) {
-  char why[128];
-  lower_strerror(e, why, sizeof why);
-  return gd_error_set(err, GD_EIO, "cannot write '%s': %s", path, why);
-}
-
-/* Writes text to path through a temporary file in the same directory and a
- * rename, so that path holds either the old contents or all of the new. */
-static int write_atomic(const char *path, const char *text,
-                        struct gd_error *err) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 32);
-  if (!tmp) return gd_error_set(err, GD_ENOMEM, "cannot write '%s': out of memory", path);
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0 && errno == EEXIST) {
-    /* Left by a crashed process that had our pid; it is garbage. */
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  }
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    return io_error(err, path, e);
-  }
-  size_t len = strlen(text), off = 0;
-  int e = 0;
-  while (off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      e = errno;
-      break;
-    }
-    off += (size_t)w;
-  }
-  if (!e && fsync(fd) != 0 && errno != EINVAL) e = errno;
-  if (close(fd) != 0 && !e) e = errno;
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) {
-    unlink(tmp);
-    free(tmp);
-    return io_error(err, path, e);
-  }
-  free(tmp);
-  return 0;
-}
-
 static int write_json(const char *path, const cJSON *doc, struct gd_error *err) {
   char *text = cJSON_Print(doc);
   if (!text)
@@ -479,7 +430,7 @@ static int write_json(const char *path, const cJSON *doc, struct gd_error *err) 
   }
   withnl[n] = '\n';
   withnl[n + 1] = 0;
-  int rc = write_atomic(path, withnl, err);
+  int rc = gd_file_write_atomic(path, withnl, n + 1, err);
   free(withnl);
   return rc;
 }

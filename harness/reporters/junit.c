@@ -13,7 +13,6 @@
 #include "gameday/reporter.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "gameday/fileutil.h"
+#include "gameday/format.h"
 
 struct suite {
   char *xml; /* the whole <testsuite> element */
@@ -124,42 +126,6 @@ static void attr_time(FILE *f, const char *name, double s) {
   fprintf(f, " %s=\"%.3f\"", name, isfinite(s) && s > 0 ? s : 0.0);
 }
 
-/* ---- numbers as people read them ---- */
-
-static void fmt_num(char *buf, size_t n, double v) {
-  if (!isfinite(v))
-    snprintf(buf, n, "%s", "n/a");
-  else if (v == floor(v) && fabs(v) < 1e15)
-    snprintf(buf, n, "%.0f", v);
-  else
-    snprintf(buf, n, "%.6g", v);
-}
-
-static int is_ms(const char *name) {
-  size_t len = strlen(name);
-  return len >= 3 && strcmp(name + len - 3, "_ms") == 0;
-}
-
-/* "20123.0 ms" or "0.9312"; with the uncertainty when there is one. */
-static void fmt_value(char *buf, size_t n, const char *name, double v,
-                      int has_unc, double unc) {
-  if (is_ms(name)) {
-    if (has_unc)
-      snprintf(buf, n, "%.1f \xC2\xB1 %.1f ms", v, unc);
-    else
-      snprintf(buf, n, "%.1f ms", v);
-    return;
-  }
-  char a[32], b[32];
-  fmt_num(a, sizeof a, v);
-  if (has_unc) {
-    fmt_num(b, sizeof b, unc);
-    snprintf(buf, n, "%s \xC2\xB1 %s", a, b);
-  } else {
-    snprintf(buf, n, "%s", a);
-  }
-}
-
 /* ---- one run ---- */
 
 static void iso_timestamp(const struct timespec *ts, char *buf, size_t n) {
@@ -192,7 +158,7 @@ static void put_threshold(FILE *f, const struct gd_run *run,
   const char *name = t->th && t->th->name ? t->th->name : "?";
   const char *op = t->th && t->th->at_least ? ">=" : "<=";
   char limit[64], tcname[256];
-  fmt_num(limit, sizeof limit, t->th ? t->th->limit : NAN);
+  gd_format_number(limit, sizeof limit, t->th ? t->th->limit : NAN);
   snprintf(tcname, sizeof tcname, "%s %s %s", name, op, limit);
   s->tests++;
   open_case(f, classname, tcname, 0);
@@ -217,7 +183,7 @@ static void put_threshold(FILE *f, const struct gd_run *run,
   double unc = has_unc ? m->unc : 0;
   char value[96], msg[320];
   if (t->has_value)
-    fmt_value(value, sizeof value, name, t->value, 0, 0);
+    gd_format_figure(value, sizeof value, name, t->value, 0, 0);
   else
     snprintf(value, sizeof value, "not measured");
   snprintf(msg, sizeof msg, "%s = %s, limit %s %s%s%s%s", name, value, op, limit,
@@ -227,7 +193,7 @@ static void put_threshold(FILE *f, const struct gd_run *run,
   fputc('>', f);
   char detail[512];
   if (t->has_value) {
-    fmt_value(value, sizeof value, name, t->value, has_unc, unc);
+    gd_format_figure(value, sizeof value, name, t->value, has_unc, unc);
     snprintf(detail, sizeof detail, "%s = %s\nlimit: %s %s\n", name, value, op,
              limit);
   } else {
@@ -407,52 +373,6 @@ int gd_junit_write(FILE *f, const struct gd_run *const *runs, size_t n,
   return rc;
 }
 
-/* ---- the file ---- */
-
-static int io_error(struct gd_error *err, const char *path, int e) {
-  char why[128];
-  snprintf(why, sizeof why, "%s", strerror(e));
-  if (why[0] >= 'A' && why[0] <= 'Z') why[0] = (char)(why[0] - 'A' + 'a');
-  return gd_error_set(err, GD_EIO, "cannot write '%s': %s", path, why);
-}
-
-/* path holds either its old contents or all of the new, never a part. */
-static int write_atomic(const char *path, const char *text, size_t len,
-                        struct gd_error *err) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 32);
-  if (!tmp) return gd_error_set(err, GD_ENOMEM, "cannot write '%s': out of memory", path);
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0 && errno == EEXIST) {
-    /* Left by a crashed process that had our pid; it is garbage. */
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  }
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    return io_error(err, path, e);
-  }
-  size_t off = 0;
-  int e = 0;
-  while (off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      e = errno;
-      break;
-    }
-    off += (size_t)w;
-  }
-  if (!e && fsync(fd) != 0 && errno != EINVAL) e = errno;
-  if (close(fd) != 0 && !e) e = errno;
-  if (!e && rename(tmp, path) != 0) e = errno;
-  if (e) unlink(tmp);
-  free(tmp);
-  return e ? io_error(err, path, e) : 0;
-}
-
 /* ---- the reporter ---- */
 
 static int junit_open(struct gd_reporter *r, struct gd_error *err) {
@@ -495,7 +415,7 @@ static int junit_close(struct gd_reporter *r, struct gd_error *err) {
     free(text);
     return gd_error_set(err, GD_ENOMEM, "cannot write '%s': out of memory", r->path);
   }
-  int rc = write_atomic(r->path, text, len, err);
+  int rc = gd_file_write_atomic(r->path, text, len, err);
   free(text);
   return rc;
 }
