@@ -104,8 +104,11 @@ static void put_clipped(FILE *f, const char *s, size_t *budget) {
 
 static void put_event(struct console *c, const struct gd_run *run,
                       const struct gd_event *ev) {
-  fprintf(c->out, "%s[%+9.3fs]%s %-9s %s\n", col(c, C_DIM),
-          gd_run_rel_ms(run, ev->t_ns) / 1000.0, col(c, C_RESET),
+  /* Live, t0 is not known before the fault: until then times are seconds
+   * since the start, unsigned; from t0 on they are signed, relative to t0
+   * (as in the journal). */
+  fprintf(c->out, run->t0_ns ? "%s[%+9.3fs]%s %-9s %s\n" : "%s[%9.3fs]%s %-9s %s\n",
+          col(c, C_DIM), gd_run_rel_ms(run, ev->t_ns) / 1000.0, col(c, C_RESET),
           gd_phase_name(ev->phase), ev->what ? ev->what : "");
 }
 

@@ -201,6 +201,9 @@ static void test_aborted(void) {
                                 "not measured: no fault injected"));
   HAS(o, "rollback: none\n");
   HAS(o, "ABORTED  web-kill: guard db tripped: refused\n");
+  /* no t0: times are since the start, unsigned, so they cannot be read as
+   * times after the fault */
+  HAS(o, "[    0.001s] preflight steady state reached\n");
   free(o);
   gd_fakerun_free(f);
 }
