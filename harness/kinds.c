@@ -10,16 +10,19 @@
 extern const struct gd_probe_ops gd_probe_http;
 extern const struct gd_probe_ops gd_probe_tcp;
 extern const struct gd_probe_ops gd_probe_exec;
+extern const struct gd_probe_ops gd_probe_postgres;
 
 extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
 extern const struct gd_action_ops gd_action_signal;
 extern const struct gd_action_ops gd_action_sleep;
+extern const struct gd_action_ops gd_action_postgres;
 
 static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_http,
     &gd_probe_tcp,
     &gd_probe_exec,
+    &gd_probe_postgres,
     NULL,
 };
 
@@ -28,6 +31,7 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_exec,
     &gd_action_signal,
     &gd_action_sleep,
+    &gd_action_postgres,
     NULL,
 };
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
-      libssl-dev libcjson-dev libcunit1-dev libpq-dev)
+      libssl-dev libcjson-dev libcunit1-dev libpq-dev
+      postgresql-15)  # the postgres tests start throwaway servers from its binaries
 if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk); fi
 
 missing=()

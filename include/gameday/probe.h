@@ -95,13 +95,17 @@ struct gd_probe_ops {
   void (*stop)(struct gd_probe *p, void (*done)(struct gd_probe *p));
   /* Optional. Verify phase (e.g. write-ledger reconciliation): async, calls
    * cb exactly once when it returns 0; may add figures with
-   * gd_probe_add_figure. */
+   * gd_probe_add_figure. Returns GD_PROBE_NOTHING_TO_VERIFY (no callback, no
+   * check recorded) when this instance has nothing to verify (a postgres
+   * probe in query mode), or a negative GD_E* code (no callback). */
   int (*verify)(struct gd_probe *p, void (*cb)(struct gd_probe *p, int ok,
                                                const char *msg),
                 struct gd_error *err);
   /* Free ctx and every slot's data. No loop calls. */
   void (*free)(struct gd_probe *p);
 };
+
+#define GD_PROBE_NOTHING_TO_VERIFY 1
 
 const struct gd_probe_ops *gd_probe_kind(const char *type);
 /* NULL-terminated list of all kinds (for --help and error messages). */

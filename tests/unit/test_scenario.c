@@ -426,7 +426,7 @@ static void test_top_level_errors(void) {
   doc = minimal_doc();
   set(web(doc), "type", "\"htttp\"");
   expect_doc_error(doc, "probes.web.type: unknown probe type 'htttp' (known: "
-                        "http, tcp, exec)");
+                        "http, tcp, exec, postgres)");
 
   doc = cJSON_Parse("[1]");
   expect_doc_error(doc, "the top level must be an object");
