@@ -4,8 +4,11 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
-      libssl-dev libcjson-dev libcunit1-dev libpq-dev
-      postgresql-15)  # the postgres tests start throwaway servers from its binaries
+      libssl-dev libcjson-dev libcunit1-dev libpq-dev curl
+      # the local staging stack (scenarios/local/stack), and the postgres
+      # tests, which start throwaway servers from postgresql-15's binaries
+      postgresql-15 postgresql-client-15 haproxy supervisor etcd-server
+      patroni python3-etcd)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk); fi
 
 missing=()
