@@ -10,7 +10,7 @@
 # plus a random 0..interval ms, so the samples meet it at every phase.
 #
 # Env: INTERVALS ("1 10 100"), MODES ("503 refuse"), RUNS (5), WINDOW_MS
-# (1000), SEED (1)
+# (1000), SEED (1), QUIET_WAIT_SECONDS (120), QUIET_PCT (20)
 source "$(dirname "$0")/lib.sh"
 
 INTERVALS=${INTERVALS:-1 10 100}
@@ -52,8 +52,9 @@ for iv in $INTERVALS; do
                      expect: { status: 200 } } ],
           recovery: { probes: ["svc"], stable_for_ms: $stable,
                       timeout_ms: 20000 } }' >"$sc"
+      wait_quiet
       rc=0
-      "$GAMEDAY" run "$sc" --json "$jr" --quiet >>"$BENCH_TMP/gameday.log" 2>&1 || rc=$?
+      run_bg "$GAMEDAY" run "$sc" --json "$jr" --quiet >>"$BENCH_TMP/gameday.log" 2>&1 || rc=$?
       # The window this run injected is the last one the server knows.
       win=$(curl -s --max-time 5 "http://127.0.0.1:$FS_CTL/faults" |
         jq -c '.[-1] | [.start_ns, .end_ns, .state]')

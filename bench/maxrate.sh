@@ -6,7 +6,8 @@
 # each). A step is sustained when the run passes, no sample failed, skipped
 # samples are at most 1% and lateness p99 is under 2 ms on every probe. A
 # failed step is run once more before giving up, so that one noisy moment on
-# a shared machine does not end the climb. The best sustained rate is the
+# a shared machine does not end the climb; every step first waits (bounded)
+# for the machine to be quiet (lib.sh: wait_quiet). The best sustained rate is the
 # achieved rate (samples / run time) of the best sustained step.
 #
 # wrk then runs with one thread and as many connections as that step had
@@ -19,7 +20,7 @@
 #
 # Env: STEPS ("1 2 4 6 8 12 16 24 32 48 64"), STEP_SECONDS (10),
 # INTERVAL_MS (1), MAX_INFLIGHT (4), WRK_SECONDS (10), SKIP_LIMIT_PCT (1),
-# LATENESS_TARGET_MS (2)
+# LATENESS_TARGET_MS (2), QUIET_WAIT_SECONDS (120), QUIET_PCT (20)
 source "$(dirname "$0")/lib.sh"
 
 STEPS=${STEPS:-1 2 4 6 8 12 16 24 32 48 64}
@@ -41,6 +42,7 @@ run_step() {
   local n=$1 try=$2 sc=$BENCH_TMP/maxrate-$1.json jr=$BENCH_TMP/maxrate-$1.journal.json
   gen_load_scenario "$sc" "$n" "$INTERVAL_MS" "$MAX_INFLIGHT" "$STEP_SECONDS" "$url"
   rm -f "$jr"
+  wait_quiet
   load_begin
   run_timed "$sc" "$jr"
   load_end "$(awk -v u="$RUN_USER" -v s="$RUN_SYS" 'BEGIN { print u + s }')"
@@ -48,8 +50,8 @@ run_step() {
     printf '%6s %9s %10s %8s %9s %6s %6s %9s  %s\n' "$n" - - - - - - "exit $RUN_RC" "no journal"
     return 1
   fi
-  local samples ok failed skipped late dur verdict row
-  read -r samples ok failed skipped late dur verdict < <(journal_totals "$jr")
+  local samples failed skipped late dur verdict row
+  read -r samples _ failed skipped late dur verdict < <(journal_totals "$jr")
   row=$(awk -v n="$n" -v iv="$INTERVAL_MS" -v s="$samples" -v f="$failed" \
     -v sk="$skipped" -v l="$late" -v d="$dur" -v v="$verdict" -v u="$RUN_USER" \
     -v sy="$RUN_SYS" -v w="$RUN_WALL" -v lim="$SKIP_LIMIT_PCT" \
@@ -86,7 +88,7 @@ echo
 echo "best sustained: $best_rate samples/s ($best_n probes at $INTERVAL_MS ms)"
 echo "wrk -t1 -c$best_n -d${WRK_SECONDS}s $url"
 wrk_out=$BENCH_TMP/wrk.out
-timeout $((WRK_SECONDS + 30)) wrk -t1 -c"$best_n" -d"${WRK_SECONDS}s" "$url" >"$wrk_out" 2>&1 ||
+run_bg timeout $((WRK_SECONDS + 30)) wrk -t1 -c"$best_n" -d"${WRK_SECONDS}s" "$url" >"$wrk_out" 2>&1 ||
   die "wrk failed: $(cat "$wrk_out")"
 sed 's/^/  | /' "$wrk_out"
 wrk_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$wrk_out")

@@ -9,7 +9,8 @@
 #   bench/memory.sh --short    60 s, first checkpoint at 15 s (a quick check)
 #
 # Env: MEM_SECONDS, MEM_FIRST_SECONDS (override either mode), PROBES (10),
-# INTERVAL_MS (10), MEM_LIMIT_MB (3), MEM_EVERY_SECONDS (30: RSS log period)
+# INTERVAL_MS (10), MEM_LIMIT_MB (3), MEM_EVERY_SECONDS (30: RSS log period),
+# QUIET_WAIT_SECONDS (120), QUIET_PCT (20)
 source "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" = --short ]; then
@@ -37,6 +38,7 @@ jr=$BENCH_TMP/memory.journal.json
 # while the probes still run, not while the report is being written.
 gen_load_scenario "$sc" "$PROBES" "$INTERVAL_MS" 1 $((MEM_SECONDS + 3)) \
   "http://127.0.0.1:$NGINX_PORT/health"
+wait_quiet
 # Started directly (not under /usr/bin/time), so $! is gameday itself.
 "$GAMEDAY" run "$sc" --json "$jr" --quiet >>"$BENCH_TMP/gameday.log" 2>&1 &
 gd=$!
@@ -50,7 +52,7 @@ status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/nul
 sleep_until() {
   local left
   left=$(awk -v s="$start" -v t="$1" -v now="$(date +%s.%N)" 'BEGIN { d = s + t - now; print (d > 0 ? d : 0) }')
-  sleep "$left"
+  run_bg sleep "$left"
   kill -0 "$gd" 2>/dev/null || die "gameday exited before t=$1 s; see $BENCH_TMP/gameday.log (BENCH_KEEP=1)"
 }
 
@@ -78,7 +80,7 @@ rc=0
 wait "$gd" || rc=$?
 forget_pid "$gd"
 [ -s "$jr" ] || die "gameday wrote no journal (exit $rc)"
-read -r samples ok failed skipped late dur verdict < <(journal_totals "$jr")
+read -r samples _ failed skipped late dur verdict < <(journal_totals "$jr")
 
 awk -v a="$rss_first" -v b="$rss_end" -v h="$hwm" -v t1="$MEM_FIRST_SECONDS" \
   -v t2="$MEM_SECONDS" -v lim="$MEM_LIMIT_MB" -v s="$samples" -v sk="$skipped" \

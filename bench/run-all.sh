@@ -20,8 +20,14 @@ for name in "${names[@]}"; do
   args=()
   [ "$name" = memory ] && args=("${mem_args[@]}")
   rc=0
-  "$dir/$name.sh" "${args[@]}" || rc=$?
-  # 130/143: interrupted; the script has stopped its servers, stop here.
+  # In the background so that a signal here is handled at once: the
+  # benchmark is told to stop (it stops its own servers) and waited for.
+  "$dir/$name.sh" "${args[@]}" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
+  wait "$child" || rc=$?
+  trap - INT TERM
   [ "$rc" = 130 ] || [ "$rc" = 143 ] && exit "$rc"
   results+=("$rc")
   echo

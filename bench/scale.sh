@@ -9,7 +9,7 @@
 # same nginx.
 #
 # Env: PROBES (100), INTERVAL_MS (10), SECONDS_RUN (30), MAX_INFLIGHT (2),
-# LATENESS_TARGET_MS (2)
+# LATENESS_TARGET_MS (2), QUIET_WAIT_SECONDS (120), QUIET_PCT (20)
 source "$(dirname "$0")/lib.sh"
 
 PROBES=${PROBES:-100}
@@ -27,6 +27,7 @@ sc=$BENCH_TMP/scale.json
 jr=$BENCH_TMP/scale.journal.json
 gen_load_scenario "$sc" "$PROBES" "$INTERVAL_MS" "$MAX_INFLIGHT" "$SECONDS_RUN" \
   "http://127.0.0.1:$NGINX_PORT/health"
+wait_quiet
 load_begin
 run_timed "$sc" "$jr"
 load_end "$(awk -v u="$RUN_USER" -v s="$RUN_SYS" 'BEGIN { print u + s }')"

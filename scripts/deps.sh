@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
       # tests, which start throwaway servers from postgresql-15's binaries
       postgresql-15 postgresql-client-15 haproxy supervisor etcd-server
       patroni python3-etcd)
-if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk); fi
+if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk jq time procps); fi
 
 missing=()
 for p in "${pkgs[@]}"; do
