@@ -179,7 +179,7 @@ static int cmd_validate(const struct opts *o) {
 static void plan_actions(const char *title, struct gd_action *a, size_t n) {
   printf("%s:%s\n", title, n ? "" : " none");
   for (size_t i = 0; i < n; i++) {
-    char desc[512] = "", res[512] = "";
+    char desc[2048] = "", res[2048] = "";
     if (a[i].ops->describe) a[i].ops->describe(&a[i], desc, sizeof desc);
     printf("  %s %s (%s, timeout %llu ms): %s\n", a[i].path, a[i].name,
            a[i].ops->type, (unsigned long long)(a[i].timeout_ns / 1000000u), desc);

@@ -302,8 +302,24 @@ void gd_measure(const struct gd_measure_input *in, size_t n, uint64_t t0,
     lens[p] = stable_intervals(&in[p], t0, obs_end, stable_ns, sets[p]);
     if (lens[p] == 0) ok = 0;
   }
+  /* Recovery means healthy to the end of observation: the search starts
+   * after every probe's last failure in the window, and a probe whose last
+   * sample in the window failed has not recovered. (The driver stops
+   * observing at the first all-stable moment, so for the run this is that
+   * moment; for a probe judged alone over the same window, an early stable
+   * streak followed by a failure is not a recovery.) */
+  uint64_t x = t0;
+  for (size_t p = 0; ok && p < n; p++) {
+    const struct gd_timeline *t = in[p].tl;
+    for (size_t j = 0; j < t->n && t->spans[j].first_start < obs_end; j++)
+      if (!t->spans[j].ok && t->spans[j].last_start >= t0) {
+        if (j + 1 >= t->n || t->spans[j + 1].first_start >= obs_end)
+          ok = 0; /* failing at the end */
+        else if (t->spans[j + 1].first_start > x)
+          x = t->spans[j + 1].first_start;
+      }
+  }
   if (ok) {
-    uint64_t x = t0;
     size_t *pos = calloc(n, sizeof *pos);
     int found = 0;
     while (pos) {

@@ -1,38 +1,105 @@
 #!/usr/bin/env bash
-# The demo: builds gameday, starts the project's fault test server on
-# loopback (free ports), runs the scenarios of scenarios/local/faultserver/
-# against it, prints the report, and stops the server. Journals and JUnit XML
-# land in the output folder (default out/demo).
+# The demo: builds gameday, brings up the local staging stack
+# (scenarios/local/stack) in a fresh run directory on free loopback ports,
+# runs the Design-for-Failure scenarios against it (instance-termination,
+# db-failover, db-writer-crash), prints the report, and takes the stack down
+# again, whatever happened (also on Ctrl-C). The journals, the JUnit XML and
+# the stack's logs land in the output folder (default out/demo).
+#
+#   scripts/demo.sh [OUTDIR]
+#
+# GAMEDAY_STACK_BASE picks the stack's port base (default: the first free
+# one from 18000 on); GAMEDAY_DEMO_BUILD the build directory (default
+# build). Exit code: gameday's (0 every threshold met, 1 a threshold
+# breached, 3 aborted), or 1 when the stack did not come up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target gameday faultserver
+build=${GAMEDAY_DEMO_BUILD:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target gameday faultserver
+build=$(cd "$build" && pwd)
 
 out=${1:-out/demo}
 mkdir -p "$out"
-run=$(mktemp -d)
-./build/faultserver --port-file "$run/ports" --pidfile "$run/faultserver.pid" \
-  >"$run/faultserver.log" 2>&1 &
-fs=$!
-stop_server() {
-  kill -CONT "$fs" 2>/dev/null || true
-  kill -TERM "$fs" 2>/dev/null || true
-  wait "$fs" 2>/dev/null || true
-  rm -rf "$run"
-}
-trap stop_server EXIT
-for _ in $(seq 100); do [ -s "$run/ports" ] && break; sleep 0.05; done
-[ -s "$run/ports" ] || { echo "demo: the fault server did not start:" >&2; cat "$run/faultserver.log" >&2; exit 1; }
-read -r port ctl <"$run/ports"
-echo "demo: fault server pid $fs on 127.0.0.1:$port (control $ctl)"
+out=$(cd "$out" && pwd)
+stack=$repo/scenarios/local/stack/stack.sh
+# The rollbacks run stack.sh up from inside gameday: they must find the same
+# faultserver.
+export GAMEDAY_BIN_DIR=$build
 
+# Under /tmp, not under OUTDIR: PostgreSQL and Patroni run as the postgres
+# account when this runs as root, and it must be able to reach the run
+# directory (a home or work directory often is not searchable by it).
+tmp=$(mktemp -d /tmp/gameday-demo.XXXXXX)
+chmod 0711 "$tmp"
+run=$tmp/stack
+
+stack_down() {
+  local rc=$? down=0
+  trap - EXIT INT TERM
+  if [ -d "$run" ]; then
+    echo "demo: taking the stack down"
+    bash "$stack" down --dir "$run" || down=1
+    # The logs tell what the stack did (HAProxy's UP/DOWN, Patroni's
+    # failovers): kept next to the journals.
+    rm -rf "$out/stack-log"
+    [ ! -d "$run/log" ] || cp -r "$run/log" "$out/stack-log" || true
+    bash "$stack" down --dir "$run" --purge || down=1
+  fi
+  rmdir "$tmp" 2>/dev/null || true
+  if [ "$down" != 0 ]; then
+    echo "demo: the stack in $run could not be stopped completely (see above)" >&2
+    # A passing run must not hide a stack left running.
+    [ "$rc" != 0 ] || rc=1
+  fi
+  exit "$rc"
+}
+trap stack_down EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Something listens on a port of base..base+99.
+span_busy() {
+  local p
+  for ((p = $1; p < $1 + 100; p++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
+  done
+  return 1
+}
+base=${GAMEDAY_STACK_BASE:-}
+if [ -z "$base" ]; then
+  for ((base = 18000; base < 30000; base += 100)); do
+    span_busy "$base" || break
+  done
+fi
+
+echo "demo: bringing the local staging stack up in $run (ports $base-$((base + 99)))"
+if ! bash "$stack" up --dir "$run" --base "$base"; then
+  echo "demo: the stack did not come up (its logs: $out/stack-log)" >&2
+  exit 1
+fi
+
+# ports.env as --var NAME=value, every one of them (the scenarios use some).
+vars=()
+while IFS= read -r line; do
+  [[ $line =~ ^([A-Z0-9_]+)=\'?([^\']*)\'?$ ]] || continue
+  vars+=(--var "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}")
+done <"$run/ports.env"
+
+# Ctrl-C reaches gameday too, which aborts the run and rolls back: the
+# script waits for that, then takes the stack down (handlers, unlike ignored
+# signals, are not inherited by gameday).
+trap : INT TERM
 set +e
-./build/gameday run scenarios/local/faultserver/*.json \
-  --var port="$port" --var ctl="$ctl" --var pidfile="$run/faultserver.pid" \
-  --out "$out"
+"$build/gameday" run \
+  scenarios/local/instance-termination.json \
+  scenarios/local/db-failover.json \
+  scenarios/local/db-writer-crash.json \
+  "${vars[@]}" --var stack_sh="$stack" --out "$out"
 rc=$?
 set -e
-echo "demo: journals and JUnit XML in $out/ (exit code $rc)"
+echo "demo: journals, JUnit XML and the stack's logs in $out/ (gameday exit code $rc)"
 exit $rc

@@ -15,28 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
 
+#include "stack.h"
 #include "testutil.h"
 
 /* The requirement: from nothing to healthy in under a minute. */
 #define UP_LIMIT_MS 60000
-/* Ports a stack uses: base .. base + 99. */
-#define SPAN 100
 #define MAXPIDS 256
 
 static struct {
-  char *tmp;            /* the test's directory: logs, and the run dir */
-  char dir[4096];       /* the stack's run directory */
-  int base;
+  struct gd_stack st;   /* the test's directory, the run dir, the base */
   int up;               /* "up" succeeded: the later tests have a stack */
   int skipped;
-  int nlog;             /* numbers the stack.sh logs */
 } S;
 
 static void sleep_ms(int ms) {
@@ -49,28 +44,6 @@ static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The programs the stack needs, by the paths Debian installs them at; the
- * first one missing, or NULL. */
-static const char *missing_program(void) {
-  static const char *const progs[] = {
-      "/usr/bin/etcd", "/usr/sbin/haproxy", "/usr/bin/supervisord",
-      "/usr/bin/patroni", "/usr/lib/postgresql/15/bin/postgres",
-      "/usr/bin/psql", "/usr/bin/curl", "/usr/bin/setpriv", NULL};
-  for (const char *const *p = progs; *p; p++)
-    if (access(*p, X_OK) != 0) return *p;
-  return NULL;
-}
-
-static int port_free(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
 }
 
 /* Something accepts connections on 127.0.0.1:port. (After a server exits,
@@ -86,81 +59,7 @@ static int port_listening(int port) {
   return ok;
 }
 
-/* A base whose whole span is free, starting somewhere different per process
- * so parallel test runs do not collide; 0 when none is found. */
-static int free_base(void) {
-  int slots = (60000 - 20000) / SPAN;
-  int first = (int)(getpid() % slots);
-  for (int i = 0; i < slots; i++) {
-    int base = 20000 + ((first + i) % slots) * SPAN, ok = 1;
-    for (int p = base; ok && p < base + SPAN; p++) ok = port_free(p);
-    if (ok) return base;
-  }
-  return 0;
-}
-
-/* Runs stack.sh CMD --dir DIR [extra...]; returns its exit status and, in
- * *out, what it printed (stdout and stderr, malloc'd). */
-static int stack(const char *cmd, char **out, const char *extra1,
-                 const char *extra2, const char *extra3, const char *extra4) {
-  char script[4096], log[4096];
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/stack.sh"));
-  snprintf(log, sizeof log, "%s/stack-%02d-%s.log", S.tmp, ++S.nlog, cmd);
-  char *argv[] = {"/bin/bash", script, (char *)cmd, "--dir", S.dir,
-                  (char *)extra1, (char *)extra2, (char *)extra3,
-                  (char *)extra4, NULL};
-  pid_t pid = gd_test_spawn(argv, log);
-  int rc = pid > 0 ? gd_test_wait(pid, 180000) : -1;
-  if (rc < 0 && pid > 0) gd_test_kill(pid);
-  char *text = gd_test_read_file(log);
-  if (out) *out = text ? text : strdup("");
-  else free(text);
-  return rc;
-}
-
-/* NAME's value in ports.env, or -1. */
-static int port_of(const char *name) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/ports.env", S.dir);
-  char *text = gd_test_read_file(path);
-  if (!text) return -1;
-  size_t n = strlen(name);
-  int v = -1;
-  for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-    if (strncmp(l, name, n) == 0 && l[n] == '=') {
-      v = atoi(l + n + 1);
-      break;
-    }
-  free(text);
-  return v;
-}
-
-/* The pid in a pidfile (the first line), or -1. */
-static long pid_in(const char *path) {
-  char *text = gd_test_read_file(path);
-  if (!text) return -1;
-  char *end;
-  long v = strtol(text, &end, 10);
-  int ok = end != text && (*end == '\n' || *end == 0) && v > 0;
-  free(text);
-  return ok ? v : -1;
-}
-
-/* Exists and is not a zombie (a zombie no longer runs; its parent may just
- * not have reaped it yet). */
-static int alive(long pid) {
-  if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) return 0;
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  size_t len = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[len] = 0;
-  char *rp = strrchr(buf, ')');
-  return !(rp && rp[1] == ' ' && rp[2] == 'Z');
-}
+static int port_of(const char *name) { return gd_stack_port(&S.st, name); }
 
 /* Pids of every process the run directory records: its pidfiles, the
  * postgres pidfiles the Patroni callback keeps, the postmasters' own. */
@@ -170,11 +69,11 @@ static size_t recorded_pids(long *pids, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < sizeof pats / sizeof *pats; i++) {
     char pat[4200];
-    snprintf(pat, sizeof pat, pats[i], S.dir);
+    snprintf(pat, sizeof pat, pats[i], S.st.dir);
     glob_t g;
     if (glob(pat, 0, NULL, &g) != 0) continue;
     for (size_t k = 0; k < g.gl_pathc && n < max; k++) {
-      long p = pid_in(g.gl_pathv[k]);
+      long p = gd_stack_pid_in(g.gl_pathv[k]);
       if (p > 0) pids[n++] = p;
     }
     globfree(&g);
@@ -187,7 +86,7 @@ static long process_naming_dir(void) {
   glob_t g;
   if (glob("/proc/[0-9]*/cmdline", 0, NULL, &g) != 0) return 0;
   char needle[4200];
-  snprintf(needle, sizeof needle, "%s/", S.dir);
+  snprintf(needle, sizeof needle, "%s/", S.st.dir);
   long found = 0;
   for (size_t i = 0; i < g.gl_pathc && !found; i++) {
     long pid = strtol(g.gl_pathv[i] + 6, NULL, 10);
@@ -199,7 +98,7 @@ static long process_naming_dir(void) {
     buf[len] = 0;
     for (size_t k = 0; k < len; k++)
       if (!buf[k]) buf[k] = ' ';
-    if (strstr(buf, needle) && pid != getpid() && alive(pid)) found = pid;
+    if (strstr(buf, needle) && pid != getpid() && gd_stack_alive(pid)) found = pid;
   }
   globfree(&g);
   return found;
@@ -267,29 +166,23 @@ static char *db_value(PGconn *c, const char *sql) {
 /* ---- the tests, in order ---- */
 
 static void test_up_from_nothing(void) {
-  const char *missing = missing_program();
+  const char *missing = gd_stack_missing();
   if (missing) {
     S.skipped = 1;
     printf("\n    SKIPPED: %s is missing; install the stack's packages with "
            "scripts/deps.sh ", missing);
     return;
   }
-  S.tmp = gd_test_tmpdir();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(S.tmp);
-  /* The database account must traverse it to reach its directories. */
-  CU_ASSERT_FATAL(chmod(S.tmp, 0711) == 0);
-  snprintf(S.dir, sizeof S.dir, "%s/stack", S.tmp);
-  S.base = free_base();
-  CU_ASSERT_FATAL(S.base > 0);
+  CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
 
   char base[16], *out;
-  snprintf(base, sizeof base, "%d", S.base);
+  snprintf(base, sizeof base, "%d", S.st.base);
   long long t0 = now_ms();
-  int rc = stack("up", &out, "--base", base, "--bin", getenv("GD_BIN_DIR")
-                                                          ? getenv("GD_BIN_DIR")
-                                                          : ".");
+  int rc = gd_stack_run(&S.st, &out, "up", "--base", base, "--bin",
+                        getenv("GD_BIN_DIR") ? getenv("GD_BIN_DIR") : ".",
+                        NULL);
   long long took = now_ms() - t0;
-  printf("\n    up: exit %d in %lld ms (base %d)", rc, took, S.base);
+  printf("\n    up: exit %d in %lld ms (base %d)", rc, took, S.st.base);
   if (rc != 0) printf("\n%s", out);
   CU_ASSERT_EQUAL(rc, 0);
   CU_ASSERT(took < UP_LIMIT_MS);
@@ -297,19 +190,19 @@ static void test_up_from_nothing(void) {
   free(out);
 
   /* The port layout scenarios rely on. */
-  CU_ASSERT_EQUAL(port_of("WEB_PORT"), S.base + 80);
-  CU_ASSERT_EQUAL(port_of("STATS_PORT"), S.base + 81);
-  CU_ASSERT_EQUAL(port_of("WRITER_PORT"), S.base + 82);
-  CU_ASSERT_EQUAL(port_of("READER_PORT"), S.base + 83);
+  CU_ASSERT_EQUAL(port_of("WEB_PORT"), S.st.base + 80);
+  CU_ASSERT_EQUAL(port_of("STATS_PORT"), S.st.base + 81);
+  CU_ASSERT_EQUAL(port_of("WRITER_PORT"), S.st.base + 82);
+  CU_ASSERT_EQUAL(port_of("READER_PORT"), S.st.base + 83);
   CU_ASSERT_EQUAL(port_of("WEB_INSTANCES"), 3);
-  CU_ASSERT_EQUAL(port_of("WEB_3_CTL"), S.base + 63);
+  CU_ASSERT_EQUAL(port_of("WEB_3_CTL"), S.st.base + 63);
   S.up = rc == 0;
 }
 
 static void test_status_healthy(void) {
   if (!S.up) GD_SKIP("the stack did not come up");
   char *out;
-  CU_ASSERT_EQUAL(stack("status", &out, NULL, NULL, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(gd_stack_run(&S.st, &out, "status", NULL), 0);
   static const char *const parts[] = {
       "etcd", "pg1", "pg2", "replication", "supervisord", "web-1",
       "web-2", "web-3", "haproxy", "lb", "writer", "reader", NULL};
@@ -402,16 +295,16 @@ static void test_write_via_writer_read_via_reader(void) {
 static void test_killed_web_instance_is_replaced(void) {
   if (!S.up) GD_SKIP("the stack did not come up");
   char pidfile[4200];
-  snprintf(pidfile, sizeof pidfile, "%s/web-1.pid", S.dir);
-  long old = pid_in(pidfile);
-  CU_ASSERT_FATAL(old > 0 && alive(old));
+  snprintf(pidfile, sizeof pidfile, "%s/web-1.pid", S.st.dir);
+  long old = gd_stack_pid_in(pidfile);
+  CU_ASSERT_FATAL(old > 0 && gd_stack_alive(old));
 
   CU_ASSERT_FATAL(kill((pid_t)old, SIGKILL) == 0);
   long long t0 = now_ms();
   long fresh = -1;
   while (now_ms() - t0 < 10000) {
-    long p = pid_in(pidfile);
-    if (p > 0 && p != old && alive(p)) {
+    long p = gd_stack_pid_in(pidfile);
+    if (p > 0 && p != old && gd_stack_alive(p)) {
       fresh = p;
       break;
     }
@@ -421,14 +314,14 @@ static void test_killed_web_instance_is_replaced(void) {
   printf("\n    web-1: pid %ld killed, replaced by pid %ld after %lld ms", old,
          fresh, took);
   CU_ASSERT(fresh > 0);
-  CU_ASSERT(!alive(old));
+  CU_ASSERT(!gd_stack_alive(old));
   /* The replacement waits GAMEDAY_STACK_RESPAWN_DELAY (2 s): not instant. */
   CU_ASSERT(took >= 1500);
 
   /* And the load balancer takes it back: the whole stack is healthy again. */
   int rc = 1;
   for (long long end = now_ms() + 10000; rc != 0 && now_ms() < end; sleep_ms(200))
-    rc = stack("status", NULL, NULL, NULL, NULL, NULL);
+    rc = gd_stack_run(&S.st, NULL, "status", NULL);
   CU_ASSERT_EQUAL(rc, 0);
 }
 
@@ -437,7 +330,7 @@ static void test_up_again_is_a_no_op(void) {
   long before[MAXPIDS], after[MAXPIDS];
   size_t nb = recorded_pids(before, MAXPIDS);
   char *out;
-  CU_ASSERT_EQUAL(stack("up", &out, NULL, NULL, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(gd_stack_run(&S.st, &out, "up", NULL), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "already up"));
   CU_ASSERT_PTR_NULL(strstr(out, "started "));
   free(out);
@@ -448,29 +341,29 @@ static void test_up_again_is_a_no_op(void) {
 
 static void test_down_leaves_nothing_running(void) {
   if (S.skipped) GD_SKIP("the stack's packages are missing");
-  if (!S.tmp) return;
+  if (!S.st.tmp) return;
   long pids[MAXPIDS];
   size_t n = recorded_pids(pids, MAXPIDS);
   if (S.up) CU_ASSERT(n >= 3 + 5 + 2);  /* web, daemons, postmasters */
 
   char *out;
   long long t0 = now_ms();
-  int rc = stack("down", &out, NULL, NULL, NULL, NULL);
+  int rc = gd_stack_run(&S.st, &out, "down", NULL);
   printf("\n    down: exit %d in %lld ms", rc, now_ms() - t0);
   if (rc != 0) printf("\n%s", out);
   CU_ASSERT_EQUAL(rc, 0);
   free(out);
 
   for (size_t i = 0; i < n; i++) {
-    if (alive(pids[i])) printf("\n    pid %ld still alive", pids[i]);
-    CU_ASSERT(!alive(pids[i]));
+    if (gd_stack_alive(pids[i])) printf("\n    pid %ld still alive", pids[i]);
+    CU_ASSERT(!gd_stack_alive(pids[i]));
   }
   long left = process_naming_dir();
-  if (left) printf("\n    pid %ld still names %s", left, S.dir);
+  if (left) printf("\n    pid %ld still names %s", left, S.st.dir);
   CU_ASSERT_EQUAL(left, 0);
   /* Nothing listens on the stack's ports any more. */
   int listening = 0;
-  for (int p = S.base; p < S.base + SPAN; p++) {
+  for (int p = S.st.base; p < S.st.base + GD_STACK_SPAN; p++) {
     if (!port_listening(p)) continue;
     printf("\n    port %d still accepts connections", p);
     listening++;
@@ -478,15 +371,9 @@ static void test_down_leaves_nothing_running(void) {
   CU_ASSERT_EQUAL(listening, 0);
 
   /* A second down is harmless. */
-  CU_ASSERT_EQUAL(stack("down", NULL, NULL, NULL, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(gd_stack_run(&S.st, NULL, "down", NULL), 0);
 
-  if (CU_get_number_of_failures() == 0) {
-    gd_test_rmrf(S.tmp);
-  } else {
-    printf("\n    kept for inspection: %s", S.tmp);
-  }
-  free(S.tmp);
-  S.tmp = NULL;
+  gd_stack_cleanup(&S.st, CU_get_number_of_failures() != 0);
 }
 
 int main(void) {

@@ -96,8 +96,14 @@ static void test_flapping(void) {
   CU_ASSERT_DOUBLE_EQUAL(f.downtime_ms, 200, 1e-9);
   CU_ASSERT_TRUE(f.recovered);
   CU_ASSERT_DOUBLE_EQUAL(f.recovery_ms, 600, 1e-9);
-  /* a stable window shorter than the gap: recovery is the first streak */
+  /* a stable window shorter than the gap: the first streak was stable, but
+   * the probe failed again, so over this window recovery is the last one */
   measure1(&t, 10, 1000, 4000, 200, &f);
+  CU_ASSERT_DOUBLE_EQUAL(f.recovery_ms, 600, 1e-9);
+  /* observed only until 1450 (as a run that stopped at the first stable
+   * moment would be), the first streak is the recovery */
+  measure1(&t, 10, 1000, 1450, 200, &f);
+  CU_ASSERT_TRUE(f.recovered);
   CU_ASSERT_DOUBLE_EQUAL(f.recovery_ms, 200, 1e-9);
   gd_timeline_free(&t);
 }
@@ -216,6 +222,22 @@ static void test_uncertainty_widens_with_gaps(void) {
   gd_timeline_free(&t);
 }
 
+static void test_late_failure_is_not_recovered(void) {
+  /* Healthy for a while after t0, then failing until the end: judged over
+   * this window the probe has not recovered (regression: it reported a
+   * recovery of 0 ms from the early healthy streak). */
+  struct gd_timeline t;
+  gd_timeline_init(&t);
+  static const uint64_t w[] = {3000, 9999, 0, 0};
+  feed(&t, 0, 5000, 10, w);
+  struct gd_figures f;
+  measure1(&t, 10, 1000, 5000, 500, &f);
+  CU_ASSERT_TRUE(f.impacted);
+  CU_ASSERT_FALSE(f.recovered);
+  CU_ASSERT_DOUBLE_EQUAL(f.detection_ms, 2000, 1e-9);
+  gd_timeline_free(&t);
+}
+
 static void test_timeline_bounded(void) {
   /* Constant outcome: one span whatever the number of samples. */
   struct gd_timeline t;
@@ -268,6 +290,7 @@ int main(void) {
       {"timeline split at t0", test_split_at_t0},
       {"streak across a split is one streak", test_streak_across_split},
       {"uncertainty widens when samples around an edge were missed", test_uncertainty_widens_with_gaps},
+      {"failing at the end of the window is not recovered", test_late_failure_is_not_recovered},
       {"timeline memory bounded", test_timeline_bounded},
       {"histogram", test_hist},
       {NULL, NULL},
