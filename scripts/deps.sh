@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
-      libssl-dev libcjson-dev libcunit1-dev libpq-dev curl
+      libssl-dev libcjson-dev libcunit1-dev libpq-dev libxml2-dev curl
       # the local staging stack (scenarios/local/stack), and the postgres
       # tests, which start throwaway servers from postgresql-15's binaries
       postgresql-15 postgresql-client-15 haproxy supervisor etcd-server
