@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "fsclient.h"
+#include "gdrun.h"
 #include "testutil.h"
 
 struct ctx {
@@ -55,26 +56,15 @@ static void teardown(struct ctx *c) {
   free(c->dir);
 }
 
-static pid_t spawn_gameday(struct ctx *c, const char *cmd, const char *extra) {
-  char bin[4096];
-  snprintf(bin, sizeof bin, "%s", gd_test_bin("gameday"));
-  char *argv[] = {bin, (char *)cmd, c->scenario, "--quiet", "--json", c->journal,
+/* gameday CMD on the scenario, its output in c->log; a run also writes its
+ * journal, which gd_gdrun_wait reads. */
+static void start_gameday(struct ctx *c, struct gd_gdrun *r, const char *cmd,
+                          const char *extra) {
+  char *args[] = {(char *)cmd, c->scenario, "--quiet", "--json", c->journal,
                   (char *)extra, NULL};
-  if (strcmp(cmd, "run")) argv[3] = NULL; /* validate, plan: no run options */
-  return gd_test_spawn(argv, c->log);
-}
-
-static cJSON *journal(struct ctx *c) {
-  char *text = gd_test_read_file(c->journal);
-  if (!text) return NULL;
-  cJSON *j = cJSON_Parse(text);
-  free(text);
-  return j;
-}
-
-static const char *jstr(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
+  if (strcmp(cmd, "run")) args[2] = NULL; /* validate, plan: no run options */
+  gd_gdrun_start(r, args,
+                 &(struct gd_gdrun_io){.out = c->log, .journal = c->journal});
 }
 
 static void sleep_ms(int ms) {
@@ -82,11 +72,8 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static int log_contains(struct ctx *c, const char *needle) {
-  char *text = gd_test_read_file(c->log);
-  int found = text && strstr(text, needle);
-  free(text);
-  return found;
+static int log_contains(const struct gd_gdrun *r, const char *needle) {
+  return r->out && strstr(r->out, needle);
 }
 
 static void test_second_signal(void) {
@@ -100,28 +87,29 @@ static void test_second_signal(void) {
                  "",
                  "{\"type\": \"exec\", \"argv\": [\"sleep\", \"30\"]}, "
                  "{\"type\": \"http\", \"method\": \"POST\", \"url\": \"http://127.0.0.1:${ctl}/reset\"}");
-  pid_t pid = spawn_gameday(&c, "run", NULL);
-  CU_ASSERT_FATAL(pid > 0);
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", NULL);
+  CU_ASSERT_FATAL(r.pid > 0);
   sleep_ms(1000); /* steady 200 ms, then observing the 503s */
-  kill(pid, SIGINT);
+  kill(r.pid, SIGINT);
   sleep_ms(500);  /* rollback[0] is sleeping now */
   uint64_t t = gd_fs_now_ns();
-  kill(pid, SIGINT);
-  int status = gd_test_wait(pid, 10000);
+  kill(r.pid, SIGINT);
+  int status = gd_gdrun_wait(&r, 10000);
   double waited_ms = (double)(gd_fs_now_ns() - t) / 1e6;
   CU_ASSERT_EQUAL(status, 3);
   CU_ASSERT(waited_ms < 5000);
-  cJSON *j = journal(&c);
+  const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "aborted");
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "incomplete");
-  CU_ASSERT_PTR_NOT_NULL(strstr(jstr(j, "reason"), "SIGINT"));
-  cJSON_Delete(j);
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "aborted");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "incomplete");
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "reason"), "SIGINT"));
+  gd_gdrun_free(&r);
   /* the second rollback action was never reached: the window is still on */
   cJSON *w = NULL;
   CU_ASSERT_EQUAL(gd_fs_windows(&c.fs, &w), 0);
   const cJSON *first = cJSON_GetArrayItem(w, 0);
-  CU_ASSERT_STRING_NOT_EQUAL(jstr(first, "state"), "cancelled");
+  CU_ASSERT_STRING_NOT_EQUAL(gd_jstr(first, "state"), "cancelled");
   cJSON_Delete(w);
   teardown(&c);
 }
@@ -133,17 +121,18 @@ static void test_dry_run(void) {
                  "{\"type\": \"http\", \"method\": \"POST\", "
                  "\"url\": \"http://127.0.0.1:${ctl}/fault?mode=503&for_ms=1000\"}",
                  "", "{\"type\": \"http\", \"method\": \"POST\", \"url\": \"http://127.0.0.1:${ctl}/reset\"}");
-  pid_t pid = spawn_gameday(&c, "run", "--dry-run");
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 20000), 0);
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", "--dry-run");
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 0);
   CU_ASSERT_EQUAL(gd_fs_stat(&c.fs, "fault_requests"), 0);
   CU_ASSERT(gd_fs_stat(&c.fs, "requests") > 10); /* the probe did run */
-  cJSON *j = journal(&c);
+  const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "pass");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "pass");
   CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(j, "dry_run")));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "none");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "none");
   CU_ASSERT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(j, "t0_monotonic_ns")));
-  cJSON_Delete(j);
+  gd_gdrun_free(&r);
   teardown(&c);
 }
 
@@ -155,13 +144,15 @@ static void test_plan_resolves_and_touches_nothing(void) {
            "{\"type\": \"signal\", \"signal\": \"KILL\", \"pidfiles\": \"%s/pid\"}",
            c.fs.dir);
   write_scenario(&c, "local", fault, "", "");
-  pid_t pid = spawn_gameday(&c, "plan", NULL);
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 10000), 0);
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "plan", NULL);
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 10000), 0);
   char pidtext[32];
   snprintf(pidtext, sizeof pidtext, "pid %d", (int)c.fs.pid);
-  CU_ASSERT_TRUE(log_contains(&c, pidtext)); /* the target, resolved */
+  CU_ASSERT_TRUE(log_contains(&r, pidtext)); /* the target, resolved */
   CU_ASSERT_EQUAL(kill(c.fs.pid, 0), 0);      /* and still alive */
   CU_ASSERT_EQUAL(gd_fs_stat(&c.fs, "requests"), 0);
+  gd_gdrun_free(&r);
   teardown(&c);
 }
 
@@ -172,18 +163,19 @@ static void test_out_dir(void) {
                  "{\"type\": \"http\", \"method\": \"POST\", "
                  "\"url\": \"http://127.0.0.1:${ctl}/fault?mode=503&for_ms=100\"}",
                  "", "");
-  char out[4096], bin[4096];
+  char out[4096];
   snprintf(out, sizeof out, "%s/out/nested", c.dir);
-  snprintf(bin, sizeof bin, "%s", gd_test_bin("gameday"));
-  char *argv[] = {bin, "run", c.scenario, "--quiet", "--out", out, NULL};
-  pid_t pid = gd_test_spawn(argv, c.log);
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 20000), 0);
+  char *args[] = {"run", c.scenario, "--quiet", "--out", out, NULL};
+  struct gd_gdrun r;
+  gd_gdrun_start(&r, args, &(struct gd_gdrun_io){.out = c.log});
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 0);
+  gd_gdrun_free(&r);
   char path[4200];
   snprintf(path, sizeof path, "%s/cli.json", out);
   char *text = gd_test_read_file(path);
   CU_ASSERT_PTR_NOT_NULL(text);
   cJSON *j = text ? cJSON_Parse(text) : NULL;
-  CU_ASSERT_STRING_EQUAL(jstr(j, "format"), "gameday-journal/1");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "format"), "gameday-journal/1");
   cJSON_Delete(j);
   free(text);
   snprintf(path, sizeof path, "%s/junit.xml", out);
@@ -201,13 +193,16 @@ static void test_non_local_needs_yes(void) {
                  "{\"type\": \"http\", \"method\": \"POST\", "
                  "\"url\": \"http://127.0.0.1:${ctl}/fault?mode=503&for_ms=100\"}",
                  "", "");
-  pid_t pid = spawn_gameday(&c, "run", NULL); /* stdin is /dev/null */
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 10000), 2);
-  CU_ASSERT_TRUE(log_contains(&c, "pass --yes"));
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", NULL); /* stdin is /dev/null */
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 10000), 2);
+  CU_ASSERT_TRUE(log_contains(&r, "pass --yes"));
   CU_ASSERT_EQUAL(gd_fs_stat(&c.fs, "requests"), 0);
-  pid = spawn_gameday(&c, "run", "--yes");
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 20000), 0);
+  gd_gdrun_free(&r);
+  start_gameday(&c, &r, "run", "--yes");
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 0);
   CU_ASSERT_EQUAL(gd_fs_stat(&c.fs, "fault_requests"), 1);
+  gd_gdrun_free(&r);
   teardown(&c);
 }
 
@@ -220,13 +215,14 @@ static void test_failed_fault_is_error(void) {
                  "{\"type\": \"http\", \"method\": \"POST\", "
                  "\"url\": \"http://127.0.0.1:${ctl}/no-such-fault\"}",
                  "", "{\"type\": \"exec\", \"argv\": [\"touch\", \"${dir}/rolled-back\"]}");
-  pid_t pid = spawn_gameday(&c, "run", NULL);
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 20000), 3);
-  cJSON *j = journal(&c);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "error");
-  CU_ASSERT_PTR_NOT_NULL(strstr(jstr(j, "reason"), "fault[0] failed"));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "done");
-  cJSON_Delete(j);
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", NULL);
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 3);
+  const cJSON *j = r.journal;
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "error");
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "reason"), "fault[0] failed"));
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
+  gd_gdrun_free(&r);
   char path[4200];
   snprintf(path, sizeof path, "%s/rolled-back", c.dir);
   CU_ASSERT_EQUAL(access(path, F_OK), 0);
@@ -240,15 +236,16 @@ static void test_failed_verify_fails_run(void) {
                  "{\"type\": \"http\", \"method\": \"POST\", "
                  "\"url\": \"http://127.0.0.1:${ctl}/fault?mode=503&for_ms=100\"}",
                  "{\"type\": \"exec\", \"name\": \"data intact\", \"argv\": [\"false\"]}", "");
-  pid_t pid = spawn_gameday(&c, "run", NULL);
-  CU_ASSERT_EQUAL(gd_test_wait(pid, 20000), 1);
-  cJSON *j = journal(&c);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "fail");
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", NULL);
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 1);
+  const cJSON *j = r.journal;
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "fail");
   const cJSON *checks = cJSON_GetObjectItem(j, "checks");
   CU_ASSERT_EQUAL(cJSON_GetArraySize(checks), 1);
-  CU_ASSERT_STRING_EQUAL(jstr(cJSON_GetArrayItem(checks, 0), "name"), "data intact");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(cJSON_GetArrayItem(checks, 0), "name"), "data intact");
   CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 0), "ok")));
-  cJSON_Delete(j);
+  gd_gdrun_free(&r);
   teardown(&c);
 }
 

@@ -10,7 +10,6 @@
  * The tests run in order and share the stack; each skips when it did not
  * come up, and the last one always takes it down. Skips as a whole when the
  * stack's Debian packages are missing (scripts/deps.sh installs them). */
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "gdrun.h"
 #include "stack.h"
 #include "testutil.h"
 
@@ -37,12 +37,6 @@ static struct {
   int nrun;        /* numbers the journals and logs */
 } S;
 
-struct run {
-  int status;      /* gameday's exit status, -1 on timeout */
-  char *log;       /* its output (stdout and stderr) */
-  cJSON *journal;  /* --json, parsed; NULL when missing or invalid */
-};
-
 static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -51,39 +45,11 @@ static long long now_ms(void) {
 
 /* ---- journals ---- */
 
-/* Dotted path into a journal: "measurements.lost_writes",
- * "actions.0.detail.targets.0.pid". */
-static const cJSON *jget(const cJSON *o, const char *path) {
-  char key[128];
-  while (o && *path) {
-    size_t n = strcspn(path, ".");
-    if (n >= sizeof key) return NULL;
-    memcpy(key, path, n);
-    key[n] = 0;
-    path += n + (path[n] == '.');
-    if (cJSON_IsArray(o) && key[0] >= '0' && key[0] <= '9')
-      o = cJSON_GetArrayItem(o, atoi(key));
-    else
-      o = cJSON_GetObjectItemCaseSensitive(o, key);
-  }
-  return o;
-}
-
-static double jnum(const cJSON *o, const char *path) {
-  const cJSON *v = jget(o, path);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *jstr(const cJSON *o, const char *path) {
-  const cJSON *v = jget(o, path);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* The threshold entry of that name in the journal, or NULL. */
 static const cJSON *threshold(const cJSON *j, const char *name) {
   const cJSON *t;
-  cJSON_ArrayForEach(t, jget(j, "thresholds")) {
-    if (strcmp(jstr(t, "name"), name) == 0) return t;
+  cJSON_ArrayForEach(t, gd_jget(j, "thresholds")) {
+    if (strcmp(gd_jstr(t, "name"), name) == 0) return t;
   }
   return NULL;
 }
@@ -91,8 +57,8 @@ static const cJSON *threshold(const cJSON *j, const char *name) {
 /* The first action of a phase ("fault", "rollback"), or NULL. */
 static const cJSON *action(const cJSON *j, const char *phase) {
   const cJSON *a;
-  cJSON_ArrayForEach(a, jget(j, "actions")) {
-    if (strcmp(jstr(a, "phase"), phase) == 0) return a;
+  cJSON_ArrayForEach(a, gd_jget(j, "actions")) {
+    if (strcmp(gd_jstr(a, "phase"), phase) == 0) return a;
   }
   return NULL;
 }
@@ -102,13 +68,13 @@ static const cJSON *action(const cJSON *j, const char *phase) {
 static int thresholds_pass(const cJSON *j, const char *except) {
   const cJSON *t;
   int n = 0, ok = 1;
-  cJSON_ArrayForEach(t, jget(j, "thresholds")) {
+  cJSON_ArrayForEach(t, gd_jget(j, "thresholds")) {
     n++;
-    if (except && strcmp(jstr(t, "name"), except) == 0) continue;
-    if (!cJSON_IsTrue(jget(t, "pass"))) {
+    if (except && strcmp(gd_jstr(t, "name"), except) == 0) continue;
+    if (!cJSON_IsTrue(gd_jget(t, "pass"))) {
       printf("\n    threshold %s: value %g, limit %s %g: breached",
-             jstr(t, "name"), jnum(t, "value"), jstr(t, "op"),
-             jnum(t, "limit"));
+             gd_jstr(t, "name"), gd_jnum(t, "value"), gd_jstr(t, "op"),
+             gd_jnum(t, "limit"));
       ok = 0;
     }
   }
@@ -122,11 +88,11 @@ static int thresholds_pass(const cJSON *j, const char *except) {
 static int failed_then_recovered(const cJSON *j, const char *probe) {
   char path[128];
   snprintf(path, sizeof path, "probes.%s.timeline", probe);
-  const cJSON *tl = jget(j, path), *span;
+  const cJSON *tl = gd_jget(j, path), *span;
   int failed = 0, last_ok = 0;
   cJSON_ArrayForEach(span, tl) {
-    int ok = strcmp(jstr(span, "2"), "ok") == 0;
-    if (!ok && jnum(span, "0") >= 0) failed = 1;
+    int ok = strcmp(gd_jstr(span, "2"), "ok") == 0;
+    if (!ok && gd_jnum(span, "0") >= 0) failed = 1;
     last_ok = ok;
   }
   return failed && last_ok;
@@ -134,70 +100,36 @@ static int failed_then_recovered(const cJSON *j, const char *probe) {
 
 /* ---- running things ---- */
 
-static void run_free(struct run *r) {
-  free(r->log);
-  cJSON_Delete(r->journal);
-  memset(r, 0, sizeof *r);
-}
-
-static void dump(const struct run *r) {
-  printf("\n    gameday exit %d\n--- gameday output ---\n%s--- end ---\n",
-         r->status, r->log ? r->log : "");
-}
-
 /* gameday run SCENARIO with every ports.env value as --var, the stack.sh
  * of this tree, and the journal and JUnit XML in the test directory. */
-static void gameday_run(const char *scenario, struct run *r) {
-  memset(r, 0, sizeof *r);
-  char bin[4096], file[4096], stack_sh[4200], json[4200], junit[4200],
-      log[4200];
+static void gameday_run(const char *scenario, struct gd_gdrun *r) {
+  char json[4200], junit[4200], log[4200];
   int k = ++S.nrun;
-  snprintf(bin, sizeof bin, "%s", gd_test_bin("gameday"));
-  snprintf(file, sizeof file, "%s", gd_test_src(scenario));
-  snprintf(stack_sh, sizeof stack_sh, "stack_sh=%s",
-           gd_test_src("scenarios/local/stack/stack.sh"));
   snprintf(json, sizeof json, "%s/run-%02d.json", S.st.tmp, k);
   snprintf(junit, sizeof junit, "%s/run-%02d.xml", S.st.tmp, k);
   snprintf(log, sizeof log, "%s/run-%02d.log", S.st.tmp, k);
 
-  size_t max = 2 * S.nvars + 16, n = 0;
-  char **argv = calloc(max, sizeof *argv);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(argv);
-  argv[n++] = bin;
-  argv[n++] = "run";
-  argv[n++] = file;
-  for (size_t i = 0; i < S.nvars; i++) {
-    argv[n++] = "--var";
-    argv[n++] = S.vars[i];
-  }
-  argv[n++] = "--var";
-  argv[n++] = stack_sh;
-  argv[n++] = "--json";
-  argv[n++] = json;
-  argv[n++] = "--junit";
-  argv[n++] = junit;
-  argv[n] = NULL;
+  struct gd_gdrun_args a = {0};
+  gd_gdrun_arg(&a, "run");
+  gd_gdrun_arg(&a, "%s", gd_test_src(scenario));
+  for (size_t i = 0; i < S.nvars; i++) gd_gdrun_var(&a, "%s", S.vars[i]);
+  gd_gdrun_var(&a, "stack_sh=%s",
+               gd_test_src("scenarios/local/stack/stack.sh"));
+  gd_gdrun_arg(&a, "--json");
+  gd_gdrun_arg(&a, "%s", json);
+  gd_gdrun_arg(&a, "--junit");
+  gd_gdrun_arg(&a, "%s", junit);
 
   long long t0 = now_ms();
-  pid_t pid = gd_test_spawn(argv, log);
-  r->status = pid > 0 ? gd_test_wait(pid, RUN_TIMEOUT_MS) : -1;
-  if (r->status < 0 && pid > 0) {
-    /* SIGTERM aborts the run and still runs its rollback (stack.sh up),
-     * which may take a while; SIGKILL only if that hangs too. */
-    printf("\n    gameday did not finish in %d ms; stopping it", RUN_TIMEOUT_MS);
-    kill(pid, SIGTERM);
-    if (gd_test_wait(pid, ROLLBACK_WAIT_MS) < 0) {
-      kill(pid, SIGKILL);
-      gd_test_wait(pid, 5000);
-    }
-  }
-  free(argv);
+  /* Past the timeout, SIGTERM aborts the run and still runs its rollback
+   * (stack.sh up), which may take a while. */
+  gd_gdrun(r, a.v,
+           &(struct gd_gdrun_io){.out = log, .journal = json,
+                                 .grace_ms = ROLLBACK_WAIT_MS},
+           RUN_TIMEOUT_MS);
+  gd_gdrun_args_free(&a);
   printf("\n    %s: exit %d in %lld ms", scenario, r->status, now_ms() - t0);
-  r->log = gd_test_read_file(log);
-  char *text = gd_test_read_file(json);
-  r->journal = text ? cJSON_Parse(text) : NULL;
-  free(text);
-  if (!r->journal) dump(r);
+  if (!r->journal) gd_gdrun_dump(r);
 }
 
 /* stack.sh leader: "pg1" or "pg2", or "" when there is none. */
@@ -266,54 +198,54 @@ static void test_stack_up(void) {
 static void test_instance_termination(void) {
   if (!S.up) GD_SKIP("the stack did not come up");
   CU_ASSERT_FATAL(stack_ready());
-  struct run r;
+  struct gd_gdrun r;
   gameday_run("scenarios/local/instance-termination.json", &r);
   const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   CU_ASSERT_EQUAL(r.status, 0);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "pass");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "pass");
   CU_ASSERT(thresholds_pass(j, NULL));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "done");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
 
   /* The target: one live web instance, by its pidfile; it is gone now and
    * supervisord has put a new instance in its place. */
   const cJSON *fault = action(j, "fault");
-  CU_ASSERT(cJSON_IsTrue(jget(fault, "ok")));
-  CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(fault, "detail.targets")), 1);
-  long pid = (long)jnum(fault, "detail.targets.0.pid");
-  const char *pidfile = jstr(fault, "detail.targets.0.pidfile");
+  CU_ASSERT(cJSON_IsTrue(gd_jget(fault, "ok")));
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(gd_jget(fault, "detail.targets")), 1);
+  long pid = (long)gd_jnum(fault, "detail.targets.0.pid");
+  const char *pidfile = gd_jstr(fault, "detail.targets.0.pidfile");
   printf("\n    killed pid %ld (%s)", pid, pidfile);
   CU_ASSERT(pid > 1);
-  CU_ASSERT(cJSON_IsTrue(jget(fault, "detail.targets.0.sent")));
+  CU_ASSERT(cJSON_IsTrue(gd_jget(fault, "detail.targets.0.sent")));
   CU_ASSERT_PTR_NOT_NULL(strstr(pidfile, "/web-"));
-  CU_ASSERT_EQUAL(jnum(fault, "detail.candidates"), 3);
+  CU_ASSERT_EQUAL(gd_jnum(fault, "detail.candidates"), 3);
   CU_ASSERT(!gd_stack_alive(pid));
   long fresh = gd_stack_pid_in(pidfile);
   CU_ASSERT(fresh > 0 && fresh != pid && gd_stack_alive(fresh));
 
   /* Capacity dipped (the instance marked DOWN) and came back, after the
    * replacement's boot delay: seconds, not milliseconds. */
-  double cap_failed = jnum(j, "probes.capacity.failed");
-  double cap_rec = jnum(j, "probes.capacity.figures.recovery_ms");
-  double cap_det = jnum(j, "probes.capacity.figures.detection_ms");
+  double cap_failed = gd_jnum(j, "probes.capacity.failed");
+  double cap_rec = gd_jnum(j, "probes.capacity.figures.recovery_ms");
+  double cap_det = gd_jnum(j, "probes.capacity.figures.detection_ms");
   printf("\n    capacity: down at %.0f ms, full again at %.0f ms (%g failed "
          "samples)", cap_det, cap_rec, cap_failed);
   CU_ASSERT(cap_failed > 0);
   CU_ASSERT(failed_then_recovered(j, "capacity"));
   CU_ASSERT(cap_det > 0 && cap_det < cap_rec);
-  CU_ASSERT(cap_rec >= 2000 && cap_rec <= jnum(threshold(j, "capacity.recovery_ms"), "limit"));
+  CU_ASSERT(cap_rec >= 2000 && cap_rec <= gd_jnum(threshold(j, "capacity.recovery_ms"), "limit"));
 
   /* The frontend's figures are what clients saw: no failed sample and no
    * downtime, or both. */
-  double fe_failed = jnum(j, "probes.frontend.failed");
-  double fe_down = jnum(j, "probes.frontend.figures.downtime_ms");
+  double fe_failed = gd_jnum(j, "probes.frontend.failed");
+  double fe_down = gd_jnum(j, "probes.frontend.figures.downtime_ms");
   printf("\n    frontend: %g failed samples, downtime %.1f ms, availability %.4f",
-         fe_failed, fe_down, jnum(j, "probes.frontend.availability"));
+         fe_failed, fe_down, gd_jnum(j, "probes.frontend.availability"));
   CU_ASSERT(fe_failed >= 0 && fe_down >= 0);
   CU_ASSERT((fe_failed == 0) == (fe_down == 0));
-  CU_ASSERT(jnum(j, "probes.frontend.samples") > 100);
-  if (r.status != 0 || strcmp(jstr(j, "verdict"), "pass") != 0) dump(&r);
-  run_free(&r);
+  CU_ASSERT(gd_jnum(j, "probes.frontend.samples") > 100);
+  if (r.status != 0 || strcmp(gd_jstr(j, "verdict"), "pass") != 0) gd_gdrun_dump(&r);
+  gd_gdrun_free(&r);
   CU_ASSERT(stack_healthy());
 }
 
@@ -323,42 +255,42 @@ static void test_db_failover(void) {
   char before[8], after[8];
   leader(before, sizeof before);
   CU_ASSERT_FATAL(before[0] != 0);
-  struct run r;
+  struct gd_gdrun r;
   gameday_run("scenarios/local/db-failover.json", &r);
   const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   CU_ASSERT_EQUAL(r.status, 0);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "pass");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "pass");
   CU_ASSERT(thresholds_pass(j, NULL));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "done");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
 
   /* Patroni switched over, away from the leader it was asked to move. */
   const cJSON *fault = action(j, "fault");
-  CU_ASSERT(cJSON_IsTrue(jget(fault, "ok")));
-  CU_ASSERT_PTR_NOT_NULL(strstr(jstr(fault, "detail.output"), "Successfully switched over"));
+  CU_ASSERT(cJSON_IsTrue(gd_jget(fault, "ok")));
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(fault, "detail.output"), "Successfully switched over"));
   leader(after, sizeof after);
   printf("\n    leader %s -> %s", before, after);
   CU_ASSERT(after[0] != 0 && strcmp(before, after) != 0);
 
   /* A real write outage, shorter than the threshold; nothing lost. */
-  double down = jnum(j, "probes.writes.figures.downtime_ms");
-  double rec = jnum(j, "probes.writes.figures.recovery_ms");
-  double lost = jnum(j, "measurements.lost_writes");
-  double ambiguous = jnum(j, "measurements.ambiguous_writes");
+  double down = gd_jnum(j, "probes.writes.figures.downtime_ms");
+  double rec = gd_jnum(j, "probes.writes.figures.recovery_ms");
+  double lost = gd_jnum(j, "measurements.lost_writes");
+  double ambiguous = gd_jnum(j, "measurements.ambiguous_writes");
   printf("\n    writes: outage %.0f ms, back at %.0f ms; lost %g, ambiguous %g",
          down, rec, lost, ambiguous);
-  CU_ASSERT(down > 0 && down < jnum(threshold(j, "writes.downtime_ms"), "limit"));
-  CU_ASSERT(rec >= down && rec < jnum(threshold(j, "writes.recovery_ms"), "limit"));
+  CU_ASSERT(down > 0 && down < gd_jnum(threshold(j, "writes.downtime_ms"), "limit"));
+  CU_ASSERT(rec >= down && rec < gd_jnum(threshold(j, "writes.recovery_ms"), "limit"));
   CU_ASSERT_EQUAL(lost, 0);
   CU_ASSERT(ambiguous >= 0);
-  CU_ASSERT(jnum(j, "probes.writes.ok") > 50);
+  CU_ASSERT(gd_jnum(j, "probes.writes.ok") > 50);
   /* The ledger was read back and reconciled. */
-  CU_ASSERT(cJSON_IsTrue(jget(j, "checks.0.ok")));
-  CU_ASSERT_PTR_NOT_NULL(strstr(jstr(j, "checks.0.message"), "0 lost"));
+  CU_ASSERT(cJSON_IsTrue(gd_jget(j, "checks.0.ok")));
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "checks.0.message"), "0 lost"));
   /* The reader lost its replica (promoted) and found the old writer. */
   CU_ASSERT(failed_then_recovered(j, "reads"));
-  if (r.status != 0 || strcmp(jstr(j, "verdict"), "pass") != 0) dump(&r);
-  run_free(&r);
+  if (r.status != 0 || strcmp(gd_jstr(j, "verdict"), "pass") != 0) gd_gdrun_dump(&r);
+  gd_gdrun_free(&r);
   CU_ASSERT(stack_healthy());
 }
 
@@ -368,7 +300,7 @@ static void test_db_writer_crash(void) {
   char before[8], after[8];
   leader(before, sizeof before);
   CU_ASSERT_FATAL(before[0] != 0);
-  struct run r;
+  struct gd_gdrun r;
   gameday_run("scenarios/local/db-writer-crash.json", &r);
   const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
@@ -377,25 +309,25 @@ static void test_db_writer_crash(void) {
    * crash, and the scenario holds the stack to lost_writes 0: a run that
    * lost some fails for that reason alone, which is a finding, not a
    * broken test. Everything else must pass. */
-  double lost = jnum(j, "measurements.lost_writes");
-  double ambiguous = jnum(j, "measurements.ambiguous_writes");
+  double lost = gd_jnum(j, "measurements.lost_writes");
+  double ambiguous = gd_jnum(j, "measurements.ambiguous_writes");
   CU_ASSERT(lost >= 0 && ambiguous >= 0);
   if (lost > 0) {
     printf("\n    %g acknowledged write(s) lost in the crash (asynchronous "
            "replication)", lost);
     CU_ASSERT_EQUAL(r.status, 1);
-    CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "fail");
+    CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "fail");
   } else {
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "pass");
+    CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "pass");
   }
   CU_ASSERT(thresholds_pass(j, "lost_writes"));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "done");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
 
   /* The fault killed the leader's Patroni and PostgreSQL and said which. */
   const cJSON *fault = action(j, "fault");
-  CU_ASSERT(cJSON_IsTrue(jget(fault, "ok")));
-  const char *said = jstr(fault, "detail.output");
+  CU_ASSERT(cJSON_IsTrue(gd_jget(fault, "ok")));
+  const char *said = gd_jstr(fault, "detail.output");
   char node[8] = "";
   long patroni = -1, postgres = -1;
   const char *m = strstr(said, "SIGKILL to the writer ");
@@ -417,14 +349,14 @@ static void test_db_writer_crash(void) {
 
   /* Writes came back only once the leader key had expired (ttl 10 s,
    * renewed every loop_wait 2 s: not before 8 s) and within the threshold. */
-  double down = jnum(j, "probes.writes.figures.downtime_ms");
-  double rec = jnum(j, "probes.writes.figures.recovery_ms");
+  double down = gd_jnum(j, "probes.writes.figures.downtime_ms");
+  double rec = gd_jnum(j, "probes.writes.figures.recovery_ms");
   printf("\n    writes: outage %.0f ms, back at %.0f ms; lost %g, ambiguous %g",
          down, rec, lost, ambiguous);
-  CU_ASSERT(down > 0 && down < jnum(threshold(j, "writes.downtime_ms"), "limit"));
-  CU_ASSERT(rec >= 7000 && rec < jnum(threshold(j, "writes.recovery_ms"), "limit"));
-  if (strcmp(jstr(j, "verdict"), "pass") != 0 && lost == 0) dump(&r);
-  run_free(&r);
+  CU_ASSERT(down > 0 && down < gd_jnum(threshold(j, "writes.downtime_ms"), "limit"));
+  CU_ASSERT(rec >= 7000 && rec < gd_jnum(threshold(j, "writes.recovery_ms"), "limit"));
+  if (strcmp(gd_jstr(j, "verdict"), "pass") != 0 && lost == 0) gd_gdrun_dump(&r);
+  gd_gdrun_free(&r);
   /* The old writer is back, as a replica. */
   CU_ASSERT(stack_healthy());
 }
@@ -456,27 +388,27 @@ static void test_replica_down_aborts_before_the_fault(void) {
   printf("\n    replica pg%d killed: patroni pid %ld, postgres pid %ld", k,
          pids[0], pids[1]);
 
-  struct run r;
+  struct gd_gdrun r;
   gameday_run("scenarios/local/db-failover.json", &r);
   const cJSON *j = r.journal;
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   CU_ASSERT_EQUAL(r.status, 3);
-  CU_ASSERT_STRING_EQUAL(jstr(j, "verdict"), "aborted");
-  printf("\n    reason: %s", jstr(j, "reason"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(jstr(j, "reason"), "steady"));
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "aborted");
+  printf("\n    reason: %s", gd_jstr(j, "reason"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "reason"), "steady"));
   /* No t0, no fault action ran, so the writer never moved... */
-  CU_ASSERT(cJSON_IsNull(jget(j, "t0_offset_ms")));
+  CU_ASSERT(cJSON_IsNull(gd_jget(j, "t0_offset_ms")));
   const cJSON *fault = action(j, "fault");
   CU_ASSERT_PTR_NOT_NULL(fault);
-  CU_ASSERT(cJSON_IsFalse(jget(fault, "ran")));
+  CU_ASSERT(cJSON_IsFalse(gd_jget(fault, "ran")));
   leader(after, sizeof after);
   CU_ASSERT_STRING_EQUAL(after, before);
   /* ...and the rollback (stack.sh up) brought the replica back. */
   const cJSON *rb = action(j, "rollback");
-  CU_ASSERT(cJSON_IsTrue(jget(rb, "ran")) && cJSON_IsTrue(jget(rb, "ok")));
-  CU_ASSERT_STRING_EQUAL(jstr(j, "rollback"), "done");
-  if (r.status != 3) dump(&r);
-  run_free(&r);
+  CU_ASSERT(cJSON_IsTrue(gd_jget(rb, "ran")) && cJSON_IsTrue(gd_jget(rb, "ok")));
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
+  if (r.status != 3) gd_gdrun_dump(&r);
+  gd_gdrun_free(&r);
   CU_ASSERT(stack_healthy());
 }
 
