@@ -204,3 +204,11 @@ void gd_stack_cleanup(struct gd_stack *s, int keep) {
   free(s->tmp);
   s->tmp = NULL;
 }
+
+int gd_stack_up(struct gd_stack *s, char **out) {
+  char base[16];
+  snprintf(base, sizeof base, "%d", s->base);
+  const char *bin = getenv("GD_BIN_DIR");
+  return gd_stack_run(s, out, "up", "--base", base, "--bin",
+                      bin && *bin ? bin : ".", NULL);
+}

@@ -41,6 +41,10 @@ int gd_stack_init(struct gd_stack *s);
 int gd_stack_run(struct gd_stack *s, char **out, const char *cmd, ...)
     __attribute__((sentinel));
 
+/* stack.sh up on the stack's base with this build's binaries
+ * (GD_BIN_DIR): gd_stack_run(s, out, "up", "--base", BASE, "--bin", DIR). */
+int gd_stack_up(struct gd_stack *s, char **out);
+
 /* NAME's value in RUNDIR/ports.env, quotes removed, malloc'd; NULL when
  * absent. gd_stack_port: the same as a number, or -1. */
 char *gd_stack_env(const struct gd_stack *s, const char *name);

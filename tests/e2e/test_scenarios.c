@@ -171,11 +171,8 @@ static void test_stack_up(void) {
     return;
   }
   CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
-  char base[16], *out;
-  snprintf(base, sizeof base, "%d", S.st.base);
-  const char *bin = getenv("GD_BIN_DIR");
-  int rc = gd_stack_run(&S.st, &out, "up", "--base", base, "--bin",
-                        bin && *bin ? bin : ".", NULL);
+  char *out;
+  int rc = gd_stack_up(&S.st, &out);
   if (rc != 0) printf("\n    stack.sh up: exit %d\n%s", rc, out);
   free(out);
   CU_ASSERT_EQUAL_FATAL(rc, 0);

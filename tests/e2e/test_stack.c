@@ -175,12 +175,9 @@ static void test_up_from_nothing(void) {
   }
   CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
 
-  char base[16], *out;
-  snprintf(base, sizeof base, "%d", S.st.base);
+  char *out;
   long long t0 = now_ms();
-  int rc = gd_stack_run(&S.st, &out, "up", "--base", base, "--bin",
-                        getenv("GD_BIN_DIR") ? getenv("GD_BIN_DIR") : ".",
-                        NULL);
+  int rc = gd_stack_up(&S.st, &out);
   long long took = now_ms() - t0;
   printf("\n    up: exit %d in %lld ms (base %d)", rc, took, S.st.base);
   if (rc != 0) printf("\n%s", out);
