@@ -362,14 +362,10 @@ static void run_next_action(struct drv *d) {
     EVENT(d, "t0: injecting %zu fault action(s)", d->nactions);
   }
   uv_timer_start(&d->action_timer, action_timeout_cb, a->timeout_ns / 1000000u, 0);
-  if (gd_action_run(a, d->run->loop, d->run->curl, action_done, d, &err)) {
-    /* Did not start: record it as its own result and go on the same way. */
-    d->current = a;
-    a->running = 1; /* let gd_action_done record and call back */
-    free(a->message);
-    a->message = NULL;
-    gd_action_done(a, 0, "%s", err.msg);
-  }
+  if (gd_action_run(a, d->run->loop, d->run->curl, action_done, d, &err))
+    /* Did not start: gd_action_run recorded the failure as the action's
+     * result; carry on exactly as if it had run and failed. */
+    action_done(a, d);
 }
 
 static void start_list(struct drv *d, enum list_kind k, struct gd_action *a,

@@ -249,6 +249,33 @@ static void test_failed_verify_fails_run(void) {
   teardown(&c);
 }
 
+static void test_rollback_that_cannot_start(void) {
+  struct ctx c;
+  if (setup(&c)) GD_SKIP("faultserver did not start");
+  /* The first rollback action cannot even start; the second must still run,
+   * and a pass becomes an error: the stack may be left broken. */
+  write_scenario(&c, "local",
+                 "{\"type\": \"http\", \"method\": \"POST\", "
+                 "\"url\": \"http://127.0.0.1:${ctl}/fault?mode=503&for_ms=100\"}",
+                 "",
+                 "{\"type\": \"exec\", \"argv\": [\"/nonexistent/restore-it\"]}, "
+                 "{\"type\": \"exec\", \"argv\": [\"touch\", \"${dir}/second-ran\"]}");
+  struct gd_gdrun r;
+  start_gameday(&c, &r, "run", NULL);
+  CU_ASSERT_EQUAL(gd_gdrun_wait(&r, 20000), 3);
+  const cJSON *j = r.journal;
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "error");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "incomplete");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "reason"), "rollback incomplete");
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "actions.1.message"), "/nonexistent/restore-it"));
+  CU_ASSERT_TRUE(cJSON_IsFalse(gd_jget(j, "actions.1.ok")));
+  char path[4200];
+  snprintf(path, sizeof path, "%s/second-ran", c.dir);
+  CU_ASSERT_EQUAL(access(path, F_OK), 0);
+  gd_gdrun_free(&r);
+  teardown(&c);
+}
+
 int main(void) {
   static const struct gd_test tests[] = {
       {"second SIGINT stops waiting for the rollback", test_second_signal},
@@ -258,6 +285,7 @@ int main(void) {
       {"non-local environment needs --yes", test_non_local_needs_yes},
       {"a failed fault action: verdict error, rollback runs", test_failed_fault_is_error},
       {"a failed verify action fails the run", test_failed_verify_fails_run},
+      {"a rollback action that cannot start: the rest still runs", test_rollback_that_cannot_start},
       {NULL, NULL},
   };
   return gd_test_run("e2e-cli", tests);
