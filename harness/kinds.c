@@ -11,18 +11,22 @@ extern const struct gd_probe_ops gd_probe_http;
 extern const struct gd_probe_ops gd_probe_tcp;
 extern const struct gd_probe_ops gd_probe_exec;
 extern const struct gd_probe_ops gd_probe_postgres;
+extern const struct gd_probe_ops gd_probe_aws_sqs_depth;
 
 extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
 extern const struct gd_action_ops gd_action_signal;
 extern const struct gd_action_ops gd_action_sleep;
 extern const struct gd_action_ops gd_action_postgres;
+extern const struct gd_action_ops gd_action_aws_sqs_send;
+extern const struct gd_action_ops gd_action_aws_sqs_purge;
 
 static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_http,
     &gd_probe_tcp,
     &gd_probe_exec,
     &gd_probe_postgres,
+    &gd_probe_aws_sqs_depth,
     NULL,
 };
 
@@ -32,6 +36,8 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_signal,
     &gd_action_sleep,
     &gd_action_postgres,
+    &gd_action_aws_sqs_send,
+    &gd_action_aws_sqs_purge,
     NULL,
 };
 

@@ -1,0 +1,220 @@
+/* gameday: the aws.sqs.queue_depth probe. Each sample is one
+ * GetQueueAttributes call for ApproximateNumberOfMessages (visible) and
+ * ApproximateNumberOfMessagesNotVisible (received, not yet deleted); the
+ * sample's value is the visible count, plus the in-flight one when
+ * `include_in_flight` is true. Healthy while depth <= `max_depth`.
+ *
+ * The probe publishes `peak_depth`, the largest depth it read. The drain
+ * time of a backlog is not computed here: a recovery probe's recovery_ms
+ * (the driver's, from the timeline) is exactly when the depth came back
+ * under max_depth to stay.
+ *
+ * One attempt per sample: the client's retries would hide the very
+ * throttling and errors a probe is there to see, and the generic sample
+ * timeout is the bound. */
+#define _GNU_SOURCE /* strcasestr */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gameday/awskind.h"
+#include "gameday/json.h"
+#include "gameday/probe.h"
+
+struct depth_slot {
+  struct gd_sample *s;
+  struct gd_aws_call *call; /* while a call is out */
+  struct depth_slot *next;  /* every slot of the probe, for free */
+};
+
+struct depth_ctx {
+  struct gd_awskind_sqs q;
+  long long max_depth;
+  int in_flight;
+  cJSON *params; /* the request, the same every sample */
+  struct gd_aws *aws;
+  int have_peak;
+  double peak;
+  struct depth_slot *slots;
+  void (*stop_done)(struct gd_probe *p);
+  struct gd_probe *p;
+};
+
+static const char *const depth_keys[] = {"queue_url", "region", "max_depth",
+                                         "include_in_flight", NULL};
+static const char *const depth_figures[] = {"peak_depth", NULL};
+
+static void ctx_free(struct depth_ctx *c) {
+  if (!c) return;
+  struct depth_slot *sl;
+  while ((sl = c->slots)) {
+    c->slots = sl->next;
+    free(sl);
+  }
+  gd_awskind_sqs_free(&c->q);
+  cJSON_Delete(c->params);
+  free(c);
+}
+
+static int depth_init(struct gd_probe *p, const cJSON *spec, const char *path,
+                      struct gd_error *err) {
+  struct depth_ctx *c = calloc(1, sizeof *c);
+  if (!c) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
+  int rc;
+  if ((rc = gd_awskind_sqs_parse(&c->q, spec, path, err)) ||
+      (rc = gd_json_get_int(spec, "max_depth", path, 1, 0, 1000000000LL,
+                            &c->max_depth, err)) ||
+      (rc = gd_json_get_bool(spec, "include_in_flight", path, 0, &c->in_flight,
+                             err))) {
+    ctx_free(c);
+    return rc;
+  }
+  cJSON *names;
+  if (!(c->params = cJSON_CreateObject()) ||
+      !cJSON_AddStringToObject(c->params, "QueueUrl", c->q.queue_url) ||
+      !(names = cJSON_AddArrayToObject(c->params, "AttributeNames")) ||
+      !cJSON_AddItemToArray(names,
+                            cJSON_CreateString("ApproximateNumberOfMessages")) ||
+      !cJSON_AddItemToArray(
+          names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"))) {
+    ctx_free(c);
+    return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
+  }
+  p->ctx = c;
+  return 0;
+}
+
+static void depth_describe(const struct gd_probe *p, char *buf, size_t n) {
+  const struct depth_ctx *c = p->ctx;
+  snprintf(buf, n, "depth of %s%s <= %lld", c->q.queue_url,
+           c->in_flight ? " (in flight included)" : "", c->max_depth);
+}
+
+static int depth_start(struct gd_probe *p, struct gd_error *err) {
+  struct depth_ctx *c = p->ctx;
+  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
+  /* The generic timeout cancels first; the client's own is a safety net a
+   * little behind it. */
+  struct gd_aws_options o = {.max_attempts = 1,
+                             .attempt_timeout_ms = ms + 1000,
+                             .total_timeout_ms = ms + 1000};
+  c->p = p;
+  c->have_peak = 0;
+  return gd_awskind_client(p->loop, p->curl, &c->q, &o, p->path, &c->aws, err);
+}
+
+/* An SQS count is a decimal string: "250". */
+static int attr_count(const cJSON *attrs, const char *name, double *out) {
+  const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, name));
+  char *end;
+  if (!v || !v[0]) return -1;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (*end || v[0] == '-') return -1;
+  *out = (double)n;
+  return 0;
+}
+
+static enum gd_sample_class error_class(const struct gd_aws_result *res,
+                                        const struct gd_error *e) {
+  if (e->code == GD_ETIMEDOUT || e->code == GD_ECANCELED)
+    return GD_SAMPLE_TIMEOUT;
+  if (res->aws_code[0]) return GD_SAMPLE_ERROR;
+  if (res->status >= 200 && res->status <= 299) return GD_SAMPLE_PROTOCOL;
+  if (res->status) return GD_SAMPLE_STATUS;
+  /* The client keeps no errno; its message is all there is to go on. */
+  if (strcasestr(e->msg, "refused")) return GD_SAMPLE_REFUSED;
+  return GD_SAMPLE_CONNECT;
+}
+
+static void on_attrs(struct gd_aws_result *res, const struct gd_error *e,
+                     void *arg) {
+  struct depth_slot *sl = arg;
+  struct gd_sample *s = sl->s;
+  struct gd_probe *p = s->probe;
+  struct depth_ctx *c = p->ctx;
+  sl->call = NULL;
+  if (e) {
+    if (e->code == GD_ECANCELED)
+      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
+    else
+      gd_sample_done(s, error_class(res, e), "%s", e->msg);
+    return;
+  }
+  const cJSON *attrs = cJSON_GetObjectItem(res->json, "Attributes");
+  double visible, hidden;
+  if (attr_count(attrs, "ApproximateNumberOfMessages", &visible) ||
+      attr_count(attrs, "ApproximateNumberOfMessagesNotVisible", &hidden)) {
+    gd_sample_done(s, GD_SAMPLE_PROTOCOL,
+                   "answer without the message counts");
+    return;
+  }
+  double depth = visible + (c->in_flight ? hidden : 0);
+  gd_sample_set_value(s, depth);
+  if (!c->have_peak || depth > c->peak) {
+    c->have_peak = 1;
+    c->peak = depth;
+    gd_probe_add_figure(p, "peak_depth", depth);
+  }
+  if (depth > (double)c->max_depth)
+    gd_sample_done(s, GD_SAMPLE_MISMATCH, "depth %.0f > %lld", depth,
+                   c->max_depth);
+  else
+    gd_sample_done(s, GD_SAMPLE_OK, NULL);
+}
+
+static int depth_sample(struct gd_probe *p, struct gd_sample *s,
+                        struct gd_error *err) {
+  struct depth_ctx *c = p->ctx;
+  struct depth_slot *sl = s->data;
+  if (!sl) {
+    if (!(sl = calloc(1, sizeof *sl)))
+      return gd_error_set(err, GD_ENOMEM, "out of memory");
+    sl->next = c->slots;
+    c->slots = sl;
+    s->data = sl;
+  }
+  sl->s = s;
+  return gd_aws_call(c->aws, "sqs", "GetQueueAttributes", c->params, on_attrs,
+                     sl, &sl->call, err);
+}
+
+static void depth_cancel(struct gd_probe *p, struct gd_sample *s) {
+  struct depth_slot *sl = s->data;
+  (void)p;
+  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_attrs, right here */
+}
+
+static void aws_closed(void *arg) {
+  struct depth_ctx *c = arg;
+  c->aws = NULL;
+  c->stop_done(c->p);
+}
+
+static void depth_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
+  struct depth_ctx *c = p->ctx;
+  if (!c->aws) {
+    done(p);
+    return;
+  }
+  c->stop_done = done;
+  gd_aws_close(c->aws, aws_closed, c);
+}
+
+static void depth_free(struct gd_probe *p) {
+  ctx_free(p->ctx);
+  p->ctx = NULL;
+}
+
+const struct gd_probe_ops gd_probe_aws_sqs_depth = {
+    .type = "aws.sqs.queue_depth",
+    .keys = depth_keys,
+    .figures = depth_figures,
+    .init = depth_init,
+    .describe = depth_describe,
+    .start = depth_start,
+    .sample = depth_sample,
+    .cancel = depth_cancel,
+    .stop = depth_stop,
+    .free = depth_free,
+};

@@ -1,0 +1,699 @@
+/* The SQS kinds against fauxqs, a third-party SQS implementation (npm,
+ * tests/fauxqs) on loopback: aws.sqs.send_messages floods a queue in
+ * batches (paced, cancelled), aws.sqs.queue_depth reads the backlog through
+ * the real scheduler, aws.sqs.purge_queue empties it; errors from a queue
+ * that does not exist; bad keys at load time. Credentials are fake and in
+ * the environment, IMDS is off, AWS_ENDPOINT_URL_SQS points at fauxqs:
+ * nothing leaves 127.0.0.1. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "awsmeta.h"
+#include "gameday/action.h"
+#include "gameday/aws.h"
+#include "gameday/curl.h"
+#include "gameday/probe.h"
+#include "httpd.h"
+#include "proberun.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------------ */
+/* fauxqs, once for the whole program */
+
+static pid_t fauxqs_pid = -1;
+static int fauxqs_port;
+static const char *fauxqs_why; /* set: cannot run, skip */
+static char *home;
+
+static int port_open(int port) {
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  close(fd);
+  return ok;
+}
+
+static void fauxqs_stop(void) {
+  if (fauxqs_pid > 0) gd_test_kill(fauxqs_pid);
+  fauxqs_pid = -1;
+}
+
+/* 0: fauxqs is up (started now or before); -1: skip, fauxqs_why says why. */
+static int fauxqs_up(void) {
+  if (fauxqs_pid > 0) return 0;
+  if (fauxqs_why) return -1;
+  char mods[4096], script[4096], log[4096];
+  snprintf(mods, sizeof mods, "%s",
+           gd_test_src("tests/fauxqs/node_modules/fauxqs"));
+  snprintf(script, sizeof script, "%s",
+           gd_test_src("tests/fauxqs/loopback.mjs"));
+  snprintf(log, sizeof log, "%s/fauxqs.log", home);
+  if (system("command -v node >/dev/null 2>&1") != 0) {
+    fauxqs_why = "node is not installed";
+    return -1;
+  }
+  if (access(mods, R_OK) != 0) {
+    fauxqs_why =
+        "tests/fauxqs/node_modules missing (npm ci --prefix tests/fauxqs)";
+    return -1;
+  }
+  fauxqs_port = gd_httpd_closed_port();
+  char p[16];
+  snprintf(p, sizeof p, "%d", fauxqs_port);
+  setenv("FAUXQS_PORT", p, 1);
+  setenv("FAUXQS_HOST", "127.0.0.1", 1);
+  setenv("FAUXQS_LOGGER", "false", 1);
+  char *argv[] = {"/usr/bin/env", "node", script, NULL};
+  fauxqs_pid = gd_test_spawn(argv, log);
+  unsetenv("FAUXQS_PORT");
+  unsetenv("FAUXQS_HOST");
+  unsetenv("FAUXQS_LOGGER");
+  if (fauxqs_pid < 0) {
+    fauxqs_why = "cannot spawn node";
+    return -1;
+  }
+  for (int i = 0; i < 300 && !port_open(fauxqs_port); i++) usleep(20000);
+  if (!port_open(fauxqs_port)) {
+    fauxqs_stop();
+    fauxqs_why = "fauxqs did not start (see its log)";
+    return -1;
+  }
+  return 0;
+}
+
+/* Fake credentials and the endpoint; IMDS off (gd_awsenv_begin). */
+static void aws_env(void) {
+  char url[64];
+  setenv("AWS_ACCESS_KEY_ID", "AKIDGAMEDAYSQSTEST", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "gameday/sqs/test/secret", 1);
+  setenv("AWS_REGION", "us-east-1", 1);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", fauxqs_port);
+  setenv("AWS_ENDPOINT_URL_SQS", url, 1);
+}
+
+#define NEED_FAUXQS()                                                         \
+  do {                                                                        \
+    if (fauxqs_up()) GD_SKIP(fauxqs_why);                                     \
+    aws_env();                                                                \
+  } while (0)
+
+/* ------------------------------------------------------------------ */
+/* Direct SQS calls, for setting up and checking */
+
+struct call {
+  int done, ok;
+  cJSON *json;
+  char msg[GD_ERROR_MAX];
+};
+
+static void call_cb(struct gd_aws_result *r, const struct gd_error *e,
+                    void *arg) {
+  struct call *c = arg;
+  c->done = 1;
+  c->ok = !e;
+  if (e) snprintf(c->msg, sizeof c->msg, "%s", e->msg);
+  c->json = r->json;
+  r->json = NULL;
+}
+
+static void closed_cb(void *arg) { (*(int *)arg)++; }
+
+/* One SQS call on its own loop; the answer (caller frees) or NULL. */
+static cJSON *sqs(const char *op, const char *params_fmt, const char *arg) {
+  char text[2048];
+  snprintf(text, sizeof text, params_fmt, arg);
+  cJSON *params = cJSON_Parse(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(params);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct gd_curl *curl;
+  struct gd_aws *aws;
+  struct gd_error err = {0};
+  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &curl, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(gd_aws_new(&loop, curl, NULL, &aws, &err), 0);
+  struct call c = {0};
+  CU_ASSERT_EQUAL(gd_aws_call(aws, "sqs", op, params, call_cb, &c, NULL, &err),
+                  0);
+  cJSON_Delete(params);
+  while (!c.done) uv_run(&loop, UV_RUN_ONCE);
+  int closed = 0;
+  gd_aws_close(aws, closed_cb, &closed);
+  gd_curl_close(curl, closed_cb, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(closed, 2);
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+  if (!c.ok) printf("\n    %s: %s ", op, c.msg);
+  return c.json;
+}
+
+/* A new queue (a fresh name each time); its URL into url. */
+static void new_queue(const char *name, char *url, size_t n) {
+  cJSON *j = sqs("CreateQueue", "{\"QueueName\":\"%s\"}", name);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl"));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+  snprintf(url, n, "%s", u);
+  cJSON_Delete(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running an action through the action runner */
+
+struct arun {
+  struct gd_action a;
+  uv_loop_t loop;
+  struct gd_curl *curl;
+  uv_timer_t canceller;
+  int calls;
+  int start_rc;
+  char start_msg[GD_ERROR_MAX];
+  uint64_t t_start, t_done;
+};
+
+static void arun_done(struct gd_action *a, void *arg) {
+  struct arun *r = arg;
+  (void)a;
+  r->calls++;
+  r->t_done = uv_hrtime();
+  uv_close((uv_handle_t *)&r->canceller, NULL);
+}
+
+static void arun_cancel(uv_timer_t *t) {
+  struct arun *r = t->data;
+  gd_action_cancel(&r->a);
+}
+
+/* Spec with ' for "; %s is the queue URL. Runs it once (cancelled after
+ * cancel_ms when >= 0); the caller checks r->a and calls arun_free. */
+static void arun(struct arun *r, const char *fmt, const char *url,
+                 int cancel_ms) {
+  char text[2048];
+  struct gd_error err = {0};
+  memset(r, 0, sizeof *r);
+  snprintf(text, sizeof text, fmt, url);
+  for (char *p = text; *p; p++)
+    if (*p == '\'') *p = '"';
+  cJSON *spec = cJSON_Parse(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(spec);
+  int rc = gd_action_init(&r->a, spec, "fault[0]", &err);
+  cJSON_Delete(spec);
+  if (rc) printf("\n    init: %s ", err.msg);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  uv_loop_init(&r->loop);
+  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&r->loop, &r->curl, &err), 0);
+  uv_timer_init(&r->loop, &r->canceller);
+  r->canceller.data = r;
+  if (cancel_ms >= 0)
+    uv_timer_start(&r->canceller, arun_cancel, (uint64_t)cancel_ms, 0);
+  r->t_start = uv_hrtime();
+  r->start_rc = gd_action_run(&r->a, &r->loop, r->curl, arun_done, r, &err);
+  if (r->start_rc) {
+    snprintf(r->start_msg, sizeof r->start_msg, "%s", err.msg);
+    uv_close((uv_handle_t *)&r->canceller, NULL);
+  }
+  while (r->start_rc == 0 && !r->calls) uv_run(&r->loop, UV_RUN_ONCE);
+  int closed = 0;
+  gd_curl_close(r->curl, closed_cb, &closed);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(closed, 1);
+  CU_ASSERT_EQUAL(uv_loop_close(&r->loop), 0);
+  if (r->start_rc == 0) CU_ASSERT_EQUAL(r->calls, 1);
+}
+
+static double arun_ms(const struct arun *r) {
+  return (double)(r->t_done - r->t_start) / 1e6;
+}
+
+static double detail_num(const struct arun *r, const char *key) {
+  const cJSON *v = cJSON_GetObjectItem(r->a.detail, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running the depth probe through the scheduler */
+
+#define PMAX 16
+struct prun {
+  struct gd_probe p;
+  struct gd_curl *curl;
+  uv_timer_t stopper;
+  int n, want, stopping, curl_closed;
+  enum gd_sample_class cls[PMAX];
+  double value[PMAX];
+  int has_value[PMAX];
+  char detail[PMAX][160];
+  double peak;
+  int has_peak;
+};
+
+static void prun_curl_closed(void *arg) { ((struct prun *)arg)->curl_closed = 1; }
+
+static void prun_stopped(struct gd_probe *p, void *arg) {
+  struct prun *r = arg;
+  for (unsigned i = 0; i < p->nfigures; i++)
+    if (strcmp(p->figures[i].name, "peak_depth") == 0) {
+      r->peak = p->figures[i].value;
+      r->has_peak = 1;
+    }
+  uv_close((uv_handle_t *)&r->stopper, NULL);
+  gd_curl_close(r->curl, prun_curl_closed, r);
+}
+
+static void prun_stop(uv_timer_t *t) {
+  struct prun *r = t->data;
+  if (r->stopping) return;
+  r->stopping = 1;
+  uv_timer_stop(t);
+  gd_probe_stop(&r->p, prun_stopped, r);
+}
+
+static void prun_result(struct gd_probe *p, const struct gd_sample_result *s,
+                        void *arg) {
+  struct prun *r = arg;
+  (void)p;
+  if (r->n < PMAX) {
+    r->cls[r->n] = s->cls;
+    r->value[r->n] = s->value;
+    r->has_value[r->n] = s->has_value;
+    snprintf(r->detail[r->n], sizeof r->detail[0], "%s", s->detail);
+    r->n++;
+  }
+  /* Stop from the loop, not from inside the probe's commit. */
+  if (r->n >= r->want && !r->stopping)
+    uv_timer_start(&r->stopper, prun_stop, 0, 0);
+}
+
+/* want samples (at 20 ms); the spec's %s is the queue URL. */
+static void prun(struct prun *r, const char *fmt, const char *url, int want) {
+  char text[2048];
+  struct gd_error err = {0};
+  memset(r, 0, sizeof *r);
+  r->want = want;
+  snprintf(text, sizeof text, fmt, url);
+  for (char *p = text; *p; p++)
+    if (*p == '\'') *p = '"';
+  cJSON *spec = cJSON_Parse(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(spec);
+  int rc = gd_probe_init(&r->p, "depth", spec, "probes.depth", &err);
+  cJSON_Delete(spec);
+  if (rc) printf("\n    init: %s ", err.msg);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &r->curl, &err), 0);
+  uv_timer_init(&loop, &r->stopper);
+  r->stopper.data = r;
+  /* A guard: never longer than 5 s, whatever the probe does. */
+  uv_timer_start(&r->stopper, prun_stop, 5000, 0);
+  r->p.on_result = prun_result;
+  r->p.on_result_arg = r;
+  rc = gd_probe_start(&r->p, &loop, r->curl, &err);
+  if (rc) printf("\n    start: %s ", err.msg);
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(r->curl_closed, 1);
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+  gd_probe_free(&r->p);
+}
+
+static const char depth_fmt[] =
+    "{'type':'aws.sqs.queue_depth','queue_url':'%s','interval_ms':20,"
+    "'timeout_ms':2000,'max_depth':%s%s}";
+
+static void depth(struct prun *r, const char *url, const char *max,
+                  const char *extra, int want) {
+  char fmt[1024];
+  /* The URL goes in through prun's %s; the rest is fixed now. */
+  snprintf(fmt, sizeof fmt, depth_fmt, "%s", max, extra);
+  prun(r, fmt, url, want);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests */
+
+static void test_backlog_depth_purge(void) {
+  NEED_FAUXQS();
+  char url[512];
+  new_queue("gd-backlog", url, sizeof url);
+
+  struct arun r;
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':25,"
+       "'batch':10,'body':'order {seq} of 25: {seq}'}",
+       url, -1);
+  CU_ASSERT_EQUAL(r.start_rc, 0);
+  CU_ASSERT_TRUE(r.a.ok);
+  GD_ASSERT_STR(r.a.message, "sent 25 messages in 3 batches (0 failed)");
+  CU_ASSERT_EQUAL(detail_num(&r, "sent"), 25);
+  CU_ASSERT_EQUAL(detail_num(&r, "failed"), 0);
+  CU_ASSERT_EQUAL(detail_num(&r, "batches"), 3);
+  const char *first =
+      cJSON_GetStringValue(cJSON_GetObjectItem(r.a.detail, "first_id"));
+  const char *last =
+      cJSON_GetStringValue(cJSON_GetObjectItem(r.a.detail, "last_id"));
+  CU_ASSERT_PTR_NOT_NULL(first);
+  CU_ASSERT_PTR_NOT_NULL(last);
+  if (first && last) CU_ASSERT_STRING_NOT_EQUAL(first, last);
+  gd_action_free(&r.a);
+
+  /* 25 visible: healthy under 100, failed over 10. */
+  struct prun p;
+  depth(&p, url, "10", "", 2);
+  CU_ASSERT_EQUAL_FATAL(p.n, 2);
+  for (int i = 0; i < 2; i++) {
+    CU_ASSERT_EQUAL(p.cls[i], GD_SAMPLE_MISMATCH);
+    CU_ASSERT_TRUE(p.has_value[i]);
+    CU_ASSERT_EQUAL(p.value[i], 25);
+    GD_ASSERT_STR(p.detail[i], "depth 25 > 10");
+  }
+  CU_ASSERT_TRUE(p.has_peak);
+  CU_ASSERT_EQUAL(p.peak, 25);
+  depth(&p, url, "100", "", 2);
+  CU_ASSERT_EQUAL(p.cls[0], GD_SAMPLE_OK);
+  CU_ASSERT_EQUAL(p.cls[1], GD_SAMPLE_OK);
+  CU_ASSERT_EQUAL(p.value[0], 25);
+
+  /* Received, not deleted: 10 in flight. The bodies are the template
+   * expanded. */
+  cJSON *got = sqs("ReceiveMessage",
+                   "{\"QueueUrl\":\"%s\",\"MaxNumberOfMessages\":10,"
+                   "\"VisibilityTimeout\":60}",
+                   url);
+  const cJSON *msgs = cJSON_GetObjectItem(got, "Messages");
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(msgs), 10);
+  const cJSON *m;
+  int seen[26] = {0};
+  cJSON_ArrayForEach(m, msgs) {
+    const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body"));
+    int a = 0, c = 0;
+    CU_ASSERT_FATAL(b != NULL);
+    CU_ASSERT_EQUAL(sscanf(b, "order %d of 25: %d", &a, &c), 2);
+    CU_ASSERT_EQUAL(a, c);
+    CU_ASSERT(a >= 1 && a <= 25);
+    if (a >= 1 && a <= 25) seen[a]++;
+  }
+  for (int i = 1; i <= 25; i++) CU_ASSERT(seen[i] <= 1);
+  cJSON_Delete(got);
+  depth(&p, url, "100", "", 1);
+  CU_ASSERT_EQUAL(p.value[0], 15);
+  depth(&p, url, "20", ",'include_in_flight':true", 1);
+  CU_ASSERT_EQUAL(p.value[0], 25);
+  CU_ASSERT_EQUAL(p.cls[0], GD_SAMPLE_MISMATCH);
+  GD_ASSERT_STR(p.detail[0], "depth 25 > 20");
+
+  arun(&r, "{'type':'aws.sqs.purge_queue','queue_url':'%s'}", url, -1);
+  CU_ASSERT_EQUAL(r.start_rc, 0);
+  CU_ASSERT_TRUE(r.a.ok);
+  char want[600];
+  snprintf(want, sizeof want, "purged %s", url);
+  GD_ASSERT_STR(r.a.message, want);
+  gd_action_free(&r.a);
+
+  depth(&p, url, "0", ",'include_in_flight':true", 2);
+  CU_ASSERT_EQUAL(p.cls[0], GD_SAMPLE_OK);
+  CU_ASSERT_EQUAL(p.cls[1], GD_SAMPLE_OK);
+  CU_ASSERT_EQUAL(p.value[0], 0);
+  CU_ASSERT_TRUE(p.has_peak);
+  CU_ASSERT_EQUAL(p.peak, 0);
+}
+
+static void test_rate(void) {
+  NEED_FAUXQS();
+  char url[512];
+  new_queue("gd-paced", url, sizeof url);
+  /* 20 messages in batches of 5 at 100/s: the batches are due at 0, 50,
+   * 100 and 150 ms. */
+  struct arun r;
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':20,"
+       "'batch':5,'rate_per_s':100}",
+       url, -1);
+  CU_ASSERT_TRUE(r.a.ok);
+  GD_ASSERT_STR(r.a.message, "sent 20 messages in 4 batches (0 failed)");
+  double ms = arun_ms(&r);
+  if (ms < 150 || ms > 3000) printf("\n    took %.1f ms ", ms);
+  CU_ASSERT(ms >= 150 && ms < 3000);
+  gd_action_free(&r.a);
+  struct prun p;
+  depth(&p, url, "100", "", 1);
+  CU_ASSERT_EQUAL(p.value[0], 20);
+
+  /* Unpaced, cancelled with calls in flight: those are unconfirmed, and
+   * everything is accounted for. */
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':100000,"
+       "'body':'x'}",
+       url, 150);
+  CU_ASSERT_FALSE(r.a.ok);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.a.message, "cancelled: sent "));
+  double sent = detail_num(&r, "sent"), unconf = detail_num(&r, "unconfirmed");
+  CU_ASSERT(sent > 0 && sent < 100000);
+  CU_ASSERT_EQUAL(detail_num(&r, "failed"), 0);
+  /* Every slot is refilled as soon as it answers: four calls were out. */
+  CU_ASSERT_EQUAL(unconf, 40);
+  CU_ASSERT(arun_ms(&r) < 1000);
+  gd_action_free(&r.a);
+  depth(&p, url, "1000000", "", 1);
+  /* A cancelled call may still have reached the queue. */
+  CU_ASSERT(p.value[0] >= 20 + sent && p.value[0] <= 20 + sent + unconf);
+}
+
+static void test_cancel(void) {
+  NEED_FAUXQS();
+  char url[512];
+  new_queue("gd-cancelled", url, sizeof url);
+  /* A batch every 500 ms; cancelled at 700 ms, after the second. */
+  struct arun r;
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':1000,"
+       "'rate_per_s':20}",
+       url, 700);
+  CU_ASSERT_FALSE(r.a.ok);
+  GD_ASSERT_STR(r.a.message,
+                "cancelled: sent 20 of 1000 messages in 2 batches (0 failed, "
+                "0 unconfirmed)");
+  CU_ASSERT_EQUAL(detail_num(&r, "sent"), 20);
+  double ms = arun_ms(&r);
+  CU_ASSERT(ms >= 690 && ms < 2000);
+  /* The default timeout left room for the 50 s the flood needs. */
+  CU_ASSERT(r.a.timeout_ns > 50 * UINT64_C(1000000000));
+  gd_action_free(&r.a);
+  struct prun p;
+  depth(&p, url, "100", "", 1);
+  CU_ASSERT_EQUAL(p.value[0], 20);
+}
+
+static void test_fifo(void) {
+  NEED_FAUXQS();
+  cJSON *j = sqs("CreateQueue",
+                 "{\"QueueName\":\"%s\",\"Attributes\":{\"FifoQueue\":"
+                 "\"true\"}}",
+                 "gd-orders.fifo");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  char url[512];
+  snprintf(url, sizeof url, "%s",
+           cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl")));
+  cJSON_Delete(j);
+  /* Same body every time: only the deduplication ids keep them apart. */
+  struct arun r;
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':12,"
+       "'body':'same','message_group_id':'g1'}",
+       url, -1);
+  if (!r.a.ok) printf("\n    %s ", r.a.message);
+  CU_ASSERT_TRUE(r.a.ok);
+  gd_action_free(&r.a);
+  struct prun p;
+  depth(&p, url, "100", "", 1);
+  CU_ASSERT_EQUAL(p.value[0], 12);
+}
+
+static void test_no_such_queue(void) {
+  NEED_FAUXQS();
+  char url[512];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/000000000000/gd-no-such-queue",
+           fauxqs_port);
+  struct arun r;
+  arun(&r,
+       "{'type':'aws.sqs.send_messages','queue_url':'%s','count':25}", url,
+       -1);
+  CU_ASSERT_EQUAL(r.start_rc, 0);
+  CU_ASSERT_FALSE(r.a.ok);
+  if (!strstr(r.a.message, "QueueDoesNotExist"))
+    printf("\n    %s ", r.a.message);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.a.message, "QueueDoesNotExist"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.a.message, "(sent 0 of 25 messages)"));
+  CU_ASSERT_EQUAL(detail_num(&r, "sent"), 0);
+  gd_action_free(&r.a);
+
+  arun(&r, "{'type':'aws.sqs.purge_queue','queue_url':'%s'}", url, -1);
+  CU_ASSERT_FALSE(r.a.ok);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.a.message, "sqs PurgeQueue: "
+                                             "QueueDoesNotExist"));
+  GD_ASSERT_STR(
+      cJSON_GetStringValue(cJSON_GetObjectItem(r.a.detail, "aws_code")),
+      "QueueDoesNotExist");
+  gd_action_free(&r.a);
+
+  struct prun p;
+  depth(&p, url, "0", "", 1);
+  CU_ASSERT_EQUAL(p.cls[0], GD_SAMPLE_ERROR);
+  CU_ASSERT_PTR_NOT_NULL(strstr(p.detail[0], "QueueDoesNotExist"));
+  CU_ASSERT_FALSE(p.has_peak);
+}
+
+static void test_refused(void) {
+  NEED_FAUXQS();
+  /* Nothing listens there: the probe says so, the action fails. */
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", gd_httpd_closed_port());
+  setenv("AWS_ENDPOINT_URL_SQS", ep, 1);
+  struct prun p;
+  depth(&p, "http://127.0.0.1:1/000000000000/q", "0", "", 1);
+  /* The client does not pass the errno on, so refused is "connect". */
+  if (p.cls[0] != GD_SAMPLE_CONNECT)
+    printf("\n    %s: %s ", gd_sample_class_name(p.cls[0]), p.detail[0]);
+  CU_ASSERT_EQUAL(p.cls[0], GD_SAMPLE_CONNECT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(p.detail[0], "sqs GetQueueAttributes: "));
+  struct arun r;
+  arun(&r, "{'type':'aws.sqs.purge_queue','queue_url':'%s'}",
+       "http://127.0.0.1:1/000000000000/q", -1);
+  CU_ASSERT_FALSE(r.a.ok);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.a.message, "sqs PurgeQueue: "));
+  gd_action_free(&r.a);
+}
+
+static void test_no_region(void) {
+  NEED_FAUXQS();
+  unsetenv("AWS_REGION");
+  struct arun r;
+  arun(&r, "{'type':'aws.sqs.purge_queue','queue_url':'%s'}",
+       "http://127.0.0.1:1/000000000000/q", -1);
+  CU_ASSERT_NOT_EQUAL(r.start_rc, 0);
+  CU_ASSERT_FALSE(r.a.ok);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.start_msg, "fault[0]: "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.start_msg, "region"));
+  gd_action_free(&r.a);
+}
+
+static const char *action_error(const char *json) {
+  static struct gd_error err;
+  char text[1024];
+  snprintf(text, sizeof text, "%s", json);
+  for (char *p = text; *p; p++)
+    if (*p == '\'') *p = '"';
+  cJSON *spec = cJSON_Parse(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(spec);
+  struct gd_action a;
+  memset(&err, 0, sizeof err);
+  int rc = gd_action_init(&a, spec, "fault[1]", &err);
+  cJSON_Delete(spec);
+  CU_ASSERT_NOT_EQUAL(rc, 0);
+  if (rc == 0) gd_action_free(&a);
+  return err.msg;
+}
+
+#define Q "'queue_url':'https://sqs.eu-west-1.amazonaws.com/123456789012/q'"
+
+static void test_bad_keys(void) {
+  GD_ASSERT_STR(
+      action_error("{'type':'aws.sqs.send_messages'," Q ",'count':5,"
+                   "'batch':11}"),
+      "fault[1].batch: must be at most 10, got 11");
+  const char *m = action_error("{'type':'aws.sqs.send_messages'," Q
+                               ",'count':5,'bodyy':'x'}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "unknown key 'bodyy'"));
+  m = action_error("{'type':'aws.sqs.send_messages'," Q ",'count':0}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "fault[1].count"));
+  m = action_error("{'type':'aws.sqs.send_messages','count':3}");
+  GD_ASSERT_STR(m, "fault[1].queue_url: required key missing");
+  m = action_error("{'type':'aws.sqs.purge_queue','queue_url':'gd-q'}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "fault[1].queue_url: not a queue url "
+                                   "'gd-q'"));
+  m = action_error("{'type':'aws.sqs.send_messages'," Q ",'count':3,"
+                   "'rate_per_s':0}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "fault[1].rate_per_s"));
+  m = action_error("{'type':'aws.sqs.purge_queue'," Q ",'count':3}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "unknown key 'count'"));
+
+  m = gd_proberun_init_error(
+      "{\"type\":\"aws.sqs.queue_depth\",\"interval_ms\":100,"
+      "\"timeout_ms\":100,\"queue_url\":\"http://127.0.0.1/1/q\"}");
+  GD_ASSERT_STR(m, "probes.t.max_depth: required key missing");
+  m = gd_proberun_init_error(
+      "{\"type\":\"aws.sqs.queue_depth\",\"interval_ms\":100,"
+      "\"timeout_ms\":100,\"queue_url\":\"http://127.0.0.1/1/q\","
+      "\"max_depth\":1,\"in_flight\":true}");
+  CU_ASSERT_PTR_NOT_NULL(strstr(m, "unknown key 'in_flight'"));
+}
+
+static void test_describe(void) {
+  struct gd_error err = {0};
+  cJSON *spec = cJSON_Parse(
+      "{\"type\":\"aws.sqs.send_messages\",\"queue_url\":\"https://"
+      "sqs.eu-west-1.amazonaws.com/123456789012/q\",\"count\":1000,"
+      "\"rate_per_s\":50}");
+  struct gd_action a;
+  CU_ASSERT_EQUAL_FATAL(gd_action_init(&a, spec, "fault[0]", &err), 0);
+  char buf[512];
+  a.ops->describe(&a, buf, sizeof buf);
+  GD_ASSERT_STR(buf, "send 1000 messages to https://sqs.eu-west-1.amazonaws."
+                     "com/123456789012/q in batches of 10 at 50/s");
+  /* 20 s of pacing: the default 30 s timeout would do, so it is kept. */
+  CU_ASSERT_EQUAL(a.timeout_ns, 30 * UINT64_C(1000000000));
+  gd_action_free(&a);
+  cJSON_Delete(spec);
+  const struct gd_probe_ops *ops = gd_probe_kind("aws.sqs.queue_depth");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ops->figures);
+  GD_ASSERT_STR(ops->figures[0], "peak_depth");
+  CU_ASSERT_PTR_NOT_NULL(gd_action_kind("aws.sqs.purge_queue"));
+}
+
+/* Each test gets a clean AWS environment; fauxqs stays up between them. */
+static void with_env(void (*fn)(void)) {
+  gd_awsenv_begin(home);
+  fn();
+  gd_awsenv_end();
+}
+
+#define WRAP(name)                                                            \
+  static void name##_w(void) { with_env(name); }
+WRAP(test_backlog_depth_purge)
+WRAP(test_rate)
+WRAP(test_cancel)
+WRAP(test_fifo)
+WRAP(test_no_such_queue)
+WRAP(test_refused)
+WRAP(test_no_region)
+
+int main(void) {
+  static const struct gd_test tests[] = {
+      {"send 25 in batches of 10, depth 25, purge, depth 0",
+       test_backlog_depth_purge_w},
+      {"send paced at a rate", test_rate_w},
+      {"cancel stops the flood with what was sent", test_cancel_w},
+      {"fifo queue: group and deduplication ids", test_fifo_w},
+      {"a queue that does not exist", test_no_such_queue_w},
+      {"connection refused", test_refused_w},
+      {"no region: the action does not start", test_no_region_w},
+      {"bad keys at load time", test_bad_keys},
+      {"describe, figures, kinds", test_describe},
+      {NULL, NULL}};
+  home = gd_test_tmpdir();
+  atexit(fauxqs_stop);
+  int rc = gd_test_run("aws_sqs", tests);
+  fauxqs_stop();
+  gd_test_rmrf(home);
+  free(home);
+  return rc;
+}
