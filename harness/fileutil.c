@@ -6,13 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static int io_error(struct gd_error *err, const char *path, int e) {
+/* strerror, lowercased as house messages are. */
+static int io_error_as(struct gd_error *err, const char *what,
+                       const char *path, int e) {
   char why[128];
   snprintf(why, sizeof why, "%s", strerror(e));
   if (why[0] >= 'A' && why[0] <= 'Z') why[0] = (char)(why[0] - 'A' + 'a');
-  return gd_error_set(err, GD_EIO, "cannot write '%s': %s", path, why);
+  return gd_error_set(err, GD_EIO, "cannot %s '%s': %s", what, path, why);
+}
+
+static int io_error(struct gd_error *err, const char *path, int e) {
+  return io_error_as(err, "write", path, e);
 }
 
 int gd_file_write_atomic(const char *path, const void *data, size_t len,
@@ -53,4 +60,28 @@ int gd_file_write_atomic(const char *path, const void *data, size_t len,
   if (e) unlink(tmp);
   free(tmp);
   return e ? io_error(err, path, e) : 0;
+}
+
+int gd_mkdir_p(const char *dir, struct gd_error *err) {
+  if (!*dir) return gd_error_set(err, GD_EINVAL, "cannot create a directory with an empty name");
+  char *p = strdup(dir);
+  if (!p) return gd_error_set(err, GD_ENOMEM, "out of memory");
+  for (char *s = p + 1;; s++) {
+    if (*s != '/' && *s) continue;
+    char c = *s;
+    *s = 0;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+      io_error_as(err, "create directory", p, errno);
+      free(p);
+      return GD_EIO;
+    }
+    *s = c;
+    if (!c) break;
+  }
+  free(p);
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return gd_error_set(err, GD_EIO, "cannot create directory '%s': not a directory",
+                        dir);
+  return 0;
 }

@@ -1,13 +1,12 @@
 /* gameday: the command line (DESIGN.md "Contracts"). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "gameday/fileutil.h"
 #include "gameday/reporter.h"
 #include "gameday/run.h"
 #include "gameday/scenario.h"
@@ -243,19 +242,6 @@ static int cmd_plan(const struct opts *o) {
   return 0;
 }
 
-static int mkdir_p(const char *dir) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-  return 0;
-}
-
 /* Injecting into anything but the local stack needs a yes: --yes, or the
  * environment's name typed at a prompt. */
 static int confirm(const struct opts *o, struct gd_scenario **sc) {
@@ -290,8 +276,9 @@ static int cmd_run(const struct opts *o) {
     free_all(sc, o->nfiles);
     return rc;
   }
-  if (o->out && mkdir_p(o->out)) {
-    fprintf(stderr, "gameday: cannot create '%s': %s\n", o->out, strerror(errno));
+  struct gd_error derr = {0};
+  if (o->out && gd_mkdir_p(o->out, &derr)) {
+    fprintf(stderr, "gameday: %s\n", derr.msg);
     free_all(sc, o->nfiles);
     return EXIT_USAGE;
   }
@@ -336,10 +323,8 @@ static int cmd_run(const struct opts *o) {
 
   uv_loop_t loop;
   struct gd_run *runs = calloc(o->nfiles, sizeof *runs);
-  const struct gd_run **done = calloc(o->nfiles, sizeof *done);
-  size_t ndone = 0;
   struct gd_run_options ropt = {.dry_run = o->dry_run, .quiet = o->quiet, .yes = o->yes};
-  if (worst == 0 && runs && done && uv_loop_init(&loop) == 0) {
+  if (worst == 0 && runs && uv_loop_init(&loop) == 0) {
     struct gd_error err = {0};
     if (gd_signals_install(&loop, &err)) {
       fprintf(stderr, "gameday: %s\n", err.msg);
@@ -355,7 +340,6 @@ static int cmd_run(const struct opts *o) {
         if (worst < 3) worst = 3;
         break;
       }
-      done[ndone++] = &runs[i];
       int code = gd_verdict_exit_code(runs[i].verdict);
       if (code > worst) worst = code;
     }
@@ -380,7 +364,6 @@ static int cmd_run(const struct opts *o) {
     if (rep[i].ops->free) rep[i].ops->free(&rep[i]);
   for (size_t i = 0; runs && i < o->nfiles; i++) gd_run_free(&runs[i]);
   free(runs);
-  free(done);
   free_all(sc, o->nfiles);
   return worst;
 }

@@ -556,11 +556,11 @@ static int figure_value(const struct gd_run *run, const char *name, double *v) {
   }
   const char *dot = strchr(name, '.');
   if (!dot) return 0;
-  long idx = -1;
-  for (size_t i = 0; i < run->sc->nprobes; i++)
-    if (strlen(run->sc->probes[i].name) == (size_t)(dot - name) &&
-        strncmp(run->sc->probes[i].name, name, (size_t)(dot - name)) == 0)
-      idx = (long)i;
+  char probe[128];
+  if ((size_t)(dot - name) >= sizeof probe) return 0;
+  memcpy(probe, name, (size_t)(dot - name));
+  probe[dot - name] = 0;
+  long idx = gd_scenario_probe_index(run->sc, probe);
   if (idx < 0) return 0;
   const struct gd_probe *p = &run->sc->probes[idx];
   const struct gd_figures *f = &run->probe_figures[idx];

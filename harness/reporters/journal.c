@@ -413,11 +413,6 @@ cJSON *gd_journal_build(const struct gd_run *run) {
 
 /* ---- files ---- */
 
-static void lower_strerror(int e, char *buf, size_t n) {
-  snprintf(buf, n, "%s", strerror(e));
-  if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
-}
-
 static int write_json(const char *path, const cJSON *doc, struct gd_error *err) {
   char *text = cJSON_Print(doc);
   if (!text)
@@ -433,32 +428,6 @@ static int write_json(const char *path, const cJSON *doc, struct gd_error *err) 
   int rc = gd_file_write_atomic(path, withnl, n + 1, err);
   free(withnl);
   return rc;
-}
-
-static int mkdir_p(const char *dir, struct gd_error *err) {
-  if (!*dir) return gd_error_set(err, GD_EINVAL, "journal: empty directory name");
-  char *p = strdup(dir);
-  if (!p) return gd_error_set(err, GD_ENOMEM, "out of memory");
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s) continue;
-    char c = *s;
-    *s = 0;
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-      char why[128];
-      lower_strerror(errno, why, sizeof why);
-      gd_error_set(err, GD_EIO, "cannot create directory '%s': %s", p, why);
-      free(p);
-      return GD_EIO;
-    }
-    *s = c;
-    if (!c) break;
-  }
-  free(p);
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return gd_error_set(err, GD_EIO, "cannot create directory '%s': not a directory",
-                        dir);
-  return 0;
 }
 
 static int name_used(const struct journal *jn, const char *name) {
@@ -504,7 +473,7 @@ static int journal_open(struct gd_reporter *r, struct gd_error *err) {
   struct journal *jn = calloc(1, sizeof *jn);
   if (!jn) return gd_error_set(err, GD_ENOMEM, "journal: out of memory");
   r->ctx = jn;
-  if (r->dir) return mkdir_p(r->dir, err);
+  if (r->dir) return gd_mkdir_p(r->dir, err);
   return 0;
 }
 

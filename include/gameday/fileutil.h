@@ -13,4 +13,8 @@
 int gd_file_write_atomic(const char *path, const void *data, size_t len,
                          struct gd_error *err);
 
+/* mkdir -p: creates dir and its missing parents. Error: "cannot create
+ * directory 'DIR': ...", also when DIR exists but is not a directory. */
+int gd_mkdir_p(const char *dir, struct gd_error *err);
+
 #endif
