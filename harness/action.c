@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gameday/json.h"
+#include "gameday/run.h"
 
 static const char *const generic_keys[] = {"type", "name", "timeout_ms", NULL};
 
@@ -68,6 +69,7 @@ static void reset_result(struct gd_action *a) {
   a->ok = 0;
   a->cancelled = 0;
   a->started_ns = a->ended_ns = 0;
+  a->nfigures = 0;
 }
 
 int gd_action_run(struct gd_action *a, uv_loop_t *loop, struct gd_curl *curl,
@@ -116,4 +118,26 @@ void gd_action_done(struct gd_action *a, int ok, const char *fmt, ...) {
     a->message = strdup(buf);
   }
   if (a->cb) a->cb(a, a->cb_arg);
+}
+
+void gd_action_add_figure(struct gd_action *a, const char *name, double v) {
+  for (unsigned i = 0; i < a->nfigures; i++)
+    if (strcmp(a->figures[i].name, name) == 0) {
+      a->figures[i].value = v;
+      return;
+    }
+  if (a->nfigures == GD_PROBE_MAX_FIGURES) return;
+  snprintf(a->figures[a->nfigures].name, sizeof a->figures[0].name, "%s", name);
+  a->figures[a->nfigures].value = v;
+  a->nfigures++;
+}
+
+int64_t gd_action_t0_unix_ms(const struct gd_action *a) {
+  const struct gd_run *run = a->run;
+  if (!run || !run->t0_ns) return 0;
+  /* started_wall and start_ns were read together at the start of the run;
+   * the monotonic clock carries it to t0. */
+  int64_t wall_ns = (int64_t)run->started_wall.tv_sec * 1000000000 +
+                    run->started_wall.tv_nsec;
+  return (wall_ns + (int64_t)(run->t0_ns - run->start_ns)) / 1000000;
 }

@@ -30,6 +30,7 @@ const char *gd_strerror(int code) {
   case GD_ECANCELED: return "cancelled";
   case GD_ESTATE: return "wrong state";
   case GD_ENOTFOUND: return "not found";
+  case GD_EPERM: return "refused by a safety rule";
   default: return "unknown error";
   }
 }

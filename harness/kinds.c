@@ -17,6 +17,7 @@ extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
 extern const struct gd_action_ops gd_action_signal;
 extern const struct gd_action_ops gd_action_sleep;
+extern const struct gd_action_ops gd_action_compare;
 extern const struct gd_action_ops gd_action_postgres;
 extern const struct gd_action_ops gd_action_aws_sqs_send;
 extern const struct gd_action_ops gd_action_aws_sqs_purge;
@@ -35,6 +36,7 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_exec,
     &gd_action_signal,
     &gd_action_sleep,
+    &gd_action_compare,
     &gd_action_postgres,
     &gd_action_aws_sqs_send,
     &gd_action_aws_sqs_purge,

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "gameday/curl.h"
 #include "gameday/fileutil.h"
 #include "gameday/reporter.h"
 #include "gameday/run.h"
@@ -175,14 +176,89 @@ static int cmd_validate(const struct opts *o) {
   return rc;
 }
 
-static void plan_actions(const char *title, struct gd_action *a, size_t n) {
+/* Plan resolves the targets of kinds that need the network (AWS) by running
+ * them in dry-run mode on a loop of its own: they look up, apply the safety
+ * rules and change nothing. */
+struct plan_dry {
+  uv_loop_t loop;
+  struct gd_curl *curl;
+  uv_timer_t timer;
+  int timed_out;
+};
+
+static void plan_dry_done(struct gd_action *a, void *arg) {
+  struct plan_dry *pd = arg;
+  (void)a;
+  uv_timer_stop(&pd->timer);
+}
+
+static void plan_dry_timeout(uv_timer_t *t) {
+  struct plan_dry *pd = t->data;
+  struct gd_action *a = pd->timer.loop->data;
+  pd->timed_out = 1;
+  gd_action_cancel(a);
+}
+
+static void plan_dry_closed(uv_handle_t *h) { (void)h; }
+static void plan_curl_closed(void *arg) { (void)arg; }
+
+/* Returns 0 when it resolved, 1 when it would be refused or failed. */
+static int plan_dry_run(struct gd_action *a, const struct gd_scenario *sc,
+                        char *buf, size_t n) {
+  struct plan_dry pd = {0};
+  struct gd_error err = {0};
+  int bad = 1;
+  if (uv_loop_init(&pd.loop)) {
+    snprintf(buf, n, "cannot resolve: cannot start an event loop");
+    return 1;
+  }
+  pd.loop.data = a;
+  uv_timer_init(&pd.loop, &pd.timer);
+  pd.timer.data = &pd;
+  if (gd_curl_new(&pd.loop, &pd.curl, &err)) {
+    snprintf(buf, n, "cannot resolve: %s", err.msg);
+  } else {
+    a->sc = sc;
+    a->run = NULL;
+    a->dry_run = 1;
+    uv_timer_start(&pd.timer, plan_dry_timeout, a->timeout_ns / 1000000u, 0);
+    if (gd_action_run(a, &pd.loop, pd.curl, plan_dry_done, &pd, &err)) {
+      uv_timer_stop(&pd.timer);
+      snprintf(buf, n, "cannot resolve: %s", err.msg);
+    } else {
+      uv_run(&pd.loop, UV_RUN_DEFAULT);
+      if (pd.timed_out)
+        snprintf(buf, n, "cannot resolve: no answer within %llu ms",
+                 (unsigned long long)(a->timeout_ns / 1000000u));
+      else if (!a->ok)
+        snprintf(buf, n, "REFUSED: %s", a->message ? a->message : "failed");
+      else
+        snprintf(buf, n, "%s", a->message ? a->message : "resolved");
+      bad = pd.timed_out || !a->ok;
+    }
+    a->dry_run = 0;
+    gd_curl_close(pd.curl, plan_curl_closed, NULL);
+  }
+  uv_close((uv_handle_t *)&pd.timer, plan_dry_closed);
+  uv_run(&pd.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&pd.loop) != 0)
+    fprintf(stderr, "gameday: internal error: handles left open after plan\n");
+  return bad;
+}
+
+static int plan_actions(const char *title, struct gd_action *a, size_t n,
+                        const struct gd_scenario *sc) {
+  int bad = 0;
   printf("%s:%s\n", title, n ? "" : " none");
   for (size_t i = 0; i < n; i++) {
     char desc[2048] = "", res[2048] = "";
     if (a[i].ops->describe) a[i].ops->describe(&a[i], desc, sizeof desc);
     printf("  %s %s (%s, timeout %llu ms): %s\n", a[i].path, a[i].name,
            a[i].ops->type, (unsigned long long)(a[i].timeout_ns / 1000000u), desc);
-    if (a[i].ops->resolve) {
+    if (a[i].ops->dry_run) {
+      bad |= plan_dry_run(&a[i], sc, res, sizeof res);
+      printf("      now: %s\n", res);
+    } else if (a[i].ops->resolve) {
       struct gd_error err = {0};
       if (a[i].ops->resolve(&a[i], res, sizeof res, &err))
         printf("      now: cannot resolve: %s\n", err.msg);
@@ -190,6 +266,7 @@ static void plan_actions(const char *title, struct gd_action *a, size_t n) {
         printf("      now: %s\n", res);
     }
   }
+  return bad;
 }
 
 static void plan_set(const struct gd_scenario *sc, const struct gd_probe_set *s) {
@@ -204,10 +281,19 @@ static int cmd_plan(const struct opts *o) {
     free_all(sc, o->nfiles);
     return rc;
   }
+  int refused = 0;
   for (size_t k = 0; k < o->nfiles; k++) {
     const struct gd_scenario *s = sc[k];
     printf("%sscenario %s (%s), environment %s\n", k ? "\n" : "", s->name, s->file,
            s->environment);
+    if (s->nrequired_tags) {
+      printf("safety: every target must carry");
+      for (size_t i = 0; i < s->nrequired_tags; i++)
+        printf(" %s=%s", s->required_tags[i].key, s->required_tags[i].value);
+      if (gd_scenario_max_targets(s) != SIZE_MAX)
+        printf("; at most %zu target(s) per action", gd_scenario_max_targets(s));
+      printf("\n");
+    }
     if (s->description[0]) printf("  %s\n", s->description);
     printf("probes:\n");
     for (size_t i = 0; i < s->nprobes; i++) {
@@ -225,21 +311,28 @@ static int cmd_plan(const struct opts *o) {
     printf(" healthy for %llu ms (give up after %llu ms)\n",
            (unsigned long long)(s->steady_for_ns / 1000000u),
            (unsigned long long)(s->steady_timeout_ns / 1000000u));
-    plan_actions("fault (t0 = the first one)", s->fault, s->nfault);
+    /* Only the fault list decides the exit code: verify and rollback
+     * targets may rightly not exist before the run (a cluster the fault
+     * creates). */
+    if (plan_actions("fault (t0 = the first one)", s->fault, s->nfault, s))
+      refused = 1;
     printf("recovery: ");
     plan_set(s, &s->recovery);
     printf(" stable for %llu ms, within %llu ms of t0\n",
            (unsigned long long)(s->stable_ns / 1000000u),
            (unsigned long long)(s->recovery_timeout_ns / 1000000u));
-    plan_actions("verify", s->verify, s->nverify);
-    plan_actions("rollback (always runs)", s->rollback, s->nrollback);
+    plan_actions("verify", s->verify, s->nverify, s);
+    plan_actions("rollback (always runs)", s->rollback, s->nrollback, s);
     printf("thresholds:%s\n", s->nthresholds ? "" : " none");
     for (size_t i = 0; i < s->nthresholds; i++)
       printf("  %s %s %g\n", s->thresholds[i].name,
              s->thresholds[i].at_least ? ">=" : "<=", s->thresholds[i].limit);
   }
   free_all(sc, o->nfiles);
-  return 0;
+  if (refused)
+    fprintf(stderr, "gameday: plan: a fault action would be refused or could "
+                    "not be resolved (see 'now:' above)\n");
+  return refused ? 3 : 0;
 }
 
 /* Injecting into anything but the local stack needs a yes: --yes, or the

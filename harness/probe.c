@@ -29,6 +29,7 @@ struct gd_pending {
   uint8_t cls;
   uint8_t has_value;
   char detail[96];
+  char *text; /* the sample's text, handed over from the slot */
 };
 
 static const char *const class_names[GD_SAMPLE_CLASS_MAX] = {
@@ -92,8 +93,12 @@ void gd_probe_free(struct gd_probe *p) {
   free(p->path);
   gd_timeline_free(&p->timeline);
   free(p->latency); /* streak and lateness live in the same block */
+  for (unsigned i = 0; p->slots && i < p->max_inflight; i++) free(p->slots[i].text);
+  for (size_t i = 0; p->ring && i < p->ring_cap; i++) free(p->ring[i].text);
   free(p->slots);
   free(p->ring);
+  free(p->result_text);
+  free(p->captured_text);
   memset(p, 0, sizeof *p);
 }
 
@@ -189,6 +194,9 @@ static void record(struct gd_probe *p, struct gd_sample *s, uint64_t end,
   e->cls = (uint8_t)cls;
   e->has_value = (uint8_t)s->has_value;
   e->value = s->value;
+  free(e->text);
+  e->text = s->text;
+  s->text = NULL;
   snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
   e->state = p->stopping ? ENTRY_DROPPED : ENTRY_DONE;
 }
@@ -214,6 +222,8 @@ static void start_sample(struct gd_probe *p, uint64_t seq, uint64_t deadline,
   s->timed_out = 0;
   s->has_value = 0;
   s->value = 0;
+  free(s->text);
+  s->text = NULL;
   s->pos = p->ring_tail++;
   struct gd_pending *e = entry_at(p, s->pos);
   e->seq = seq;
@@ -289,6 +299,27 @@ void gd_sample_set_value(struct gd_sample *s, double v) {
   s->has_value = 1;
 }
 
+void gd_sample_set_text(struct gd_sample *s, const char *text, size_t len) {
+  if (len > GD_SAMPLE_TEXT_MAX) len = GD_SAMPLE_TEXT_MAX;
+  char *t = malloc(len + 1);
+  if (!t) return; /* a result without text, not a failed sample */
+  memcpy(t, text, len);
+  t[len] = 0;
+  free(s->text);
+  s->text = t;
+}
+
+int gd_probe_capture(struct gd_probe *p) {
+  if (!p->result_start_ns) return -1;
+  free(p->captured_text);
+  p->captured_text = p->result_text ? strdup(p->result_text) : NULL;
+  p->captured_has_value = p->result_has_value;
+  p->captured_value = p->result_value;
+  p->captured_start_ns = p->result_start_ns;
+  p->has_capture = 1;
+  return 0;
+}
+
 void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
                     const char *fmt, ...) {
   struct gd_probe *p = s->probe;
@@ -311,7 +342,7 @@ void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
   maybe_finish_stop(p);
 }
 
-static void commit(struct gd_probe *p, const struct gd_pending *e) {
+static void commit(struct gd_probe *p, struct gd_pending *e) {
   int ok = e->cls == GD_SAMPLE_OK;
   p->samples++;
   if (ok)
@@ -323,6 +354,14 @@ static void commit(struct gd_probe *p, const struct gd_pending *e) {
   if (p->last_ok != ok) p->streak_start_ns = e->start;
   p->last_ok = ok;
   p->last_start_ns = e->start;
+  if (ok) {
+    free(p->result_text);
+    p->result_text = e->text;
+    e->text = NULL;
+    p->result_has_value = e->has_value;
+    p->result_value = e->value;
+    p->result_start_ns = e->start;
+  }
   if (ok) {
     uint64_t lat = e->end - e->start;
     /* In the fault phase, latencies of the current ok streak are held apart:
@@ -361,6 +400,8 @@ static void commit_ready(struct gd_probe *p) {
     if (e->state == ENTRY_PENDING) break;
     p->ring_head++;
     if (e->state == ENTRY_DONE) commit(p, e);
+    free(e->text);
+    e->text = NULL;
   }
 }
 

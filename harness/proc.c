@@ -397,9 +397,37 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   drain_pipe(pr);
 }
 
+/* environ with extra "NAME=value" entries replacing or adding to it;
+ * malloc'd array of borrowed strings (free the array only). */
+static char **merge_env(const char *const *extra) {
+  extern char **environ;
+  size_t n = 0, k = 0;
+  while (environ[n]) n++;
+  while (extra[k]) k++;
+  char **env = calloc(n + k + 1, sizeof *env);
+  if (!env) return NULL;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *eq = strchr(environ[i], '=');
+    size_t len = eq ? (size_t)(eq - environ[i]) + 1 : strlen(environ[i]);
+    int replaced = 0;
+    for (size_t j = 0; j < k && !replaced; j++)
+      replaced = strncmp(environ[i], extra[j], len) == 0;
+    if (!replaced) env[m++] = environ[i];
+  }
+  for (size_t j = 0; j < k; j++) env[m++] = (char *)extra[j];
+  return env;
+}
+
 int gd_proc_spawn(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
                   gd_proc_cb cb, void *arg, struct gd_proc **out,
                   struct gd_error *err) {
+  return gd_proc_spawn_env(loop, cmd, NULL, cb, arg, out, err);
+}
+
+int gd_proc_spawn_env(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
+                      const char *const *extra_env, gd_proc_cb cb, void *arg,
+                      struct gd_proc **out, struct gd_error *err) {
   char *sh_argv[] = {"/bin/sh", "-c", cmd->argv[0], NULL};
   char **argv = cmd->shell ? sh_argv : cmd->argv;
   uv_file fds[2];
@@ -429,10 +457,18 @@ int gd_proc_spawn(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
   stdio[1].data.fd = fds[1];
   stdio[2].flags = UV_INHERIT_FD;
   stdio[2].data.fd = fds[1];
+  char **env = NULL;
+  if (extra_env && extra_env[0] && !(env = merge_env(extra_env))) {
+    close(fds[0]);
+    close(fds[1]);
+    free(pr);
+    return gd_error_set(err, GD_ENOMEM, "out of memory");
+  }
   uv_process_options_t opt = {
       .exit_cb = on_proc_exit,
       .file = argv[0],
       .args = argv,
+      .env = env,
       .cwd = cmd->cwd,
       .flags = UV_PROCESS_DETACHED,
       .stdio_count = 3,
@@ -441,6 +477,7 @@ int gd_proc_spawn(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
 
   pr->start_ns = uv_hrtime();
   r = uv_spawn(loop, &pr->process, &opt);
+  free(env); /* uv_spawn has forked (or failed): the array is no longer read */
   close(fds[1]);
   pr->open = 1;
   if (r) {

@@ -21,7 +21,9 @@
 struct drv;
 typedef void (*step_fn)(struct drv *d);
 
-enum list_kind { LIST_FAULT, LIST_VERIFY, LIST_ROLLBACK };
+/* LIST_DRY: the fault list under --dry-run (kinds that can, run with
+ * a->dry_run set; the others are only described). */
+enum list_kind { LIST_FAULT, LIST_VERIFY, LIST_ROLLBACK, LIST_DRY };
 
 struct drv {
   struct gd_run *run;
@@ -276,7 +278,9 @@ static void deadline_cb(uv_timer_t *t) {
 /* ---- actions ------------------------------------------------------------ */
 
 static const char *list_name(enum list_kind k) {
-  return k == LIST_FAULT ? "fault" : k == LIST_VERIFY ? "verify" : "rollback";
+  return k == LIST_FAULT || k == LIST_DRY ? "fault"
+         : k == LIST_VERIFY               ? "verify"
+                                          : "rollback";
 }
 
 static void add_check(struct gd_run *run, const char *name, int ok,
@@ -302,6 +306,12 @@ static void after_list(struct drv *d) {
   case LIST_FAULT: go(d, d->aborting || d->timed_out ? do_rollback : do_observe); break;
   case LIST_VERIFY: go(d, verify_actions_done); break;
   case LIST_ROLLBACK: go(d, do_finish); break;
+  case LIST_DRY:
+    if (!d->aborting && d->run->verdict == GD_VERDICT_PASS)
+      snprintf(d->run->reason, sizeof d->run->reason,
+               "dry run: steady state holds; nothing injected");
+    go(d, do_finish);
+    break;
   }
 }
 
@@ -318,6 +328,22 @@ static void action_done(struct gd_action *a, void *arg) {
     a->message = strdup(buf);
     a->ok = 0;
     msg = a->message ? a->message : "timed out";
+  }
+  if (d->list == LIST_DRY) {
+    EVENT(d, "dry run: %s %s: %s%s%s", a->path, a->name,
+          a->ok ? "" : "REFUSED: ", msg, "");
+    if (!a->ok && d->run->verdict == GD_VERDICT_PASS) {
+      d->run->verdict = GD_VERDICT_ERROR;
+      snprintf(d->run->reason, sizeof d->run->reason,
+               "dry run: %s would fail: %s", a->path, msg);
+    }
+    if (d->aborting) {
+      go(d, do_finish);
+      return;
+    }
+    d->ai++;
+    go(d, run_next_action);
+    return;
   }
   EVENT(d, "%s %s: %s%s%s", a->path, a->name, a->ok ? "ok" : "FAILED",
         msg[0] ? ": " : "", msg);
@@ -350,6 +376,39 @@ static void run_next_action(struct drv *d) {
   }
   struct gd_action *a = &d->actions[d->ai];
   struct gd_error err = {0};
+  a->sc = d->sc;
+  a->run = d->run;
+  a->dry_run = d->list == LIST_DRY;
+  if (d->list == LIST_DRY && !a->ops->dry_run) {
+    /* Not a kind that can resolve on the loop: say what it would do. */
+    char buf[512] = "";
+    if (a->ops->resolve) {
+      if (a->ops->resolve(a, buf, sizeof buf, &err))
+        snprintf(buf, sizeof buf, "cannot resolve: %s", err.msg);
+    } else if (a->ops->describe) {
+      a->ops->describe(a, buf, sizeof buf);
+    }
+    EVENT(d, "dry run: would run %s %s: %s", a->path, a->name, buf);
+    d->ai++;
+    go(d, run_next_action);
+    return;
+  }
+  if (d->list == LIST_FAULT && d->ai == 0) {
+    /* What compare steps will check against: the last ok result of each
+     * probe they read, as it was just before the fault. */
+    for (size_t k = 0; k < d->sc->nprobes; k++) {
+      struct gd_probe *p = &d->sc->probes[k];
+      if (!p->capture) continue;
+      if (gd_probe_capture(p)) {
+        abort_run(d, GD_VERDICT_ABORTED,
+                  "cannot capture probe %s before the fault: no ok sample yet",
+                  p->name);
+        return;
+      }
+      EVENT(d, "captured probe %s (sample at %.0f ms)", p->name,
+            gd_run_rel_ms(d->run, p->captured_start_ns));
+    }
+  }
   d->action_timed_out = 0;
   d->current = a;
   if (d->list == LIST_FAULT && d->ai == 0) {
@@ -374,7 +433,8 @@ static void start_list(struct drv *d, enum list_kind k, struct gd_action *a,
   d->actions = a;
   d->nactions = n;
   d->ai = 0;
-  if (n && k != LIST_FAULT) /* the fault list announces itself at t0 */
+  if (n && k != LIST_FAULT && k != LIST_DRY) /* the fault list announces
+                                                 itself at t0 */
     EVENT(d, "%s: %zu action(s)", list_name(k), n);
   run_next_action(d);
 }
@@ -404,22 +464,8 @@ static void do_inject(struct drv *d) {
   if (d->aborting) return;
   if (d->run->opt->dry_run) {
     set_phase(d, GD_PHASE_INJECT);
-    for (size_t i = 0; i < d->sc->nfault; i++) {
-      struct gd_action *a = &d->sc->fault[i];
-      char buf[512] = "";
-      struct gd_error err = {0};
-      if (a->ops->resolve) {
-        if (a->ops->resolve(a, buf, sizeof buf, &err))
-          snprintf(buf, sizeof buf, "cannot resolve: %s", err.msg);
-      } else if (a->ops->describe) {
-        a->ops->describe(a, buf, sizeof buf);
-      }
-      EVENT(d, "dry run: would run %s %s: %s", a->path, a->name, buf);
-    }
     d->run->verdict = GD_VERDICT_PASS;
-    snprintf(d->run->reason, sizeof d->run->reason,
-             "dry run: steady state holds; nothing injected");
-    go(d, do_finish);
+    start_list(d, LIST_DRY, d->sc->fault, d->sc->nfault);
     return;
   }
   set_phase(d, GD_PHASE_INJECT);
@@ -646,6 +692,22 @@ static void compute_results(struct drv *d) {
         add_measurement(run, p->figures[k].name, 1, p->figures[k].value, 0, 0);
     }
   }
+
+  /* ... and by actions (queue reconciliation, compare). */
+  const struct gd_action *lists[3] = {sc->fault, sc->verify, sc->rollback};
+  size_t counts[3] = {sc->nfault, sc->nverify, sc->nrollback};
+  for (int l = 0; l < 3; l++)
+    for (size_t i = 0; i < counts[l]; i++) {
+      const struct gd_action *a = &lists[l][i];
+      for (unsigned k = 0; k < a->nfigures; k++) {
+        struct gd_measurement *m =
+            (struct gd_measurement *)gd_run_measurement(run, a->figures[k].name);
+        if (m)
+          m->value += a->figures[k].value;
+        else
+          add_measurement(run, a->figures[k].name, 1, a->figures[k].value, 0, 0);
+      }
+    }
 
   /* Thresholds. */
   run->thresholds = calloc(sc->nthresholds ? sc->nthresholds : 1, sizeof *run->thresholds);

@@ -14,7 +14,9 @@
 static const char *const top_keys[] = {
     "name",   "description",  "environment", "vars",     "probes",
     "guards", "steady_state", "fault",       "recovery", "verify",
-    "rollback", "thresholds", NULL};
+    "rollback", "thresholds", "safety", NULL};
+static const char *const safety_keys[] = {"required_tags", "max_targets",
+                                          NULL};
 
 static const char *const steady_keys[] = {"probes", "for_ms", "timeout_ms",
                                           NULL};
@@ -636,8 +638,8 @@ static int unknown_figure(const struct gd_scenario *sc, const char *path,
       err, GD_EINVAL,
       "%s: unknown figure '%s'%s; known: recovery_ms, detection_ms, "
       "downtime_ms, availability, p50/p99/max_latency_ms (also prefixed "
-      "baseline_, fault_ or after_), skipped, the probe kinds' figures, and "
-      "the same per probe as '%s.recovery_ms'",
+      "baseline_, fault_ or after_), skipped, the probe and action kinds' "
+      "figures, and the same per probe as '%s.recovery_ms'",
       path, name, hint, sc->nprobes ? sc->probes[0].name : "probe");
 }
 
@@ -670,6 +672,92 @@ static int build_thresholds(struct gd_scenario *sc, const cJSON *doc,
     sc->nthresholds++;
   }
   return 0;
+}
+
+/* Actions that read a probe (compare) must name one of the scenario's; the
+ * probe is then captured at t0. */
+static int link_probe_refs(struct gd_scenario *sc, struct gd_action *a,
+                           size_t n, struct gd_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    if (!a[i].ops->probe_ref) continue;
+    const char *name = a[i].ops->probe_ref(&a[i]);
+    long k = name ? gd_scenario_probe_index(sc, name) : -1;
+    if (k < 0)
+      return gd_error_set(err, GD_EINVAL, "%s.probe: no probe named '%s'",
+                          a[i].path, name ? name : "");
+    sc->probes[k].capture = 1;
+  }
+  return 0;
+}
+
+static int build_safety(struct gd_scenario *sc, const cJSON *doc,
+                        struct gd_error *err) {
+  const cJSON *safety = NULL, *tags = NULL;
+  int rc = gd_json_get_object(doc, "safety", "", 0, &safety, err);
+  if (!rc && safety)
+    rc = gd_json_check_keys(safety, "safety", safety_keys, NULL, err);
+  if (!rc && safety)
+    rc = gd_json_get_object(safety, "required_tags", "safety", 0, &tags, err);
+  if (rc) return rc;
+  int local = strcmp(sc->environment, "local") == 0;
+  size_t n = tags ? (size_t)cJSON_GetArraySize(tags) : 0;
+  if (!local && n == 0)
+    return gd_error_set(err, GD_EINVAL,
+                        "safety.required_tags: required when environment is "
+                        "'%s' (the tags every target must carry, e.g. "
+                        "{\"Environment\": \"staging\"})",
+                        sc->environment);
+  if (n) {
+    sc->required_tags = calloc(n, sizeof *sc->required_tags);
+    if (!sc->required_tags)
+      return gd_error_set(err, GD_ENOMEM, "safety: out of memory");
+  }
+  for (const cJSON *t = tags ? tags->child : NULL; t; t = t->next) {
+    if (!cJSON_IsString(t) || !t->string[0])
+      return gd_error_set(err, GD_EINVAL,
+                          "safety.required_tags.%s: must be a string",
+                          t->string);
+    struct gd_tag *g = &sc->required_tags[sc->nrequired_tags];
+    g->key = strdup(t->string);
+    g->value = strdup(t->valuestring);
+    sc->nrequired_tags++;
+    if (!g->key || !g->value)
+      return gd_error_set(err, GD_ENOMEM, "safety: out of memory");
+  }
+  long long max = 0;
+  if (safety &&
+      (rc = gd_json_get_int(safety, "max_targets", "safety", 0, 1, 100000,
+                            &max, err)))
+    return rc;
+  sc->max_targets = (size_t)max;
+  return 0;
+}
+
+int gd_scenario_check_tags(const struct gd_scenario *sc, const char *target,
+                           const struct gd_tag *tags, size_t ntags,
+                           struct gd_error *err) {
+  for (size_t i = 0; sc && i < sc->nrequired_tags; i++) {
+    const struct gd_tag *want = &sc->required_tags[i];
+    const struct gd_tag *have = NULL;
+    for (size_t k = 0; k < ntags && !have; k++)
+      if (tags[k].key && strcmp(tags[k].key, want->key) == 0) have = &tags[k];
+    if (!have)
+      return gd_error_set(err, GD_EPERM,
+                          "target '%s': missing required tag %s=%s", target,
+                          want->key, want->value);
+    if (!have->value || strcmp(have->value, want->value) != 0)
+      return gd_error_set(err, GD_EPERM,
+                          "target '%s': tag %s is '%s', required '%s'", target,
+                          want->key, have->value ? have->value : "",
+                          want->value);
+  }
+  return 0;
+}
+
+size_t gd_scenario_max_targets(const struct gd_scenario *sc) {
+  if (sc && sc->max_targets) return sc->max_targets;
+  if (!sc || strcmp(sc->environment, "local") == 0) return SIZE_MAX;
+  return 1;
 }
 
 static int build(struct gd_scenario *sc, const cJSON *doc,
@@ -705,6 +793,11 @@ static int build(struct gd_scenario *sc, const cJSON *doc,
   if ((rc = build_actions(doc, "rollback", 0, &sc->rollback, &sc->nrollback,
                           err)))
     return rc;
+  if ((rc = link_probe_refs(sc, sc->fault, sc->nfault, err)) ||
+      (rc = link_probe_refs(sc, sc->verify, sc->nverify, err)) ||
+      (rc = link_probe_refs(sc, sc->rollback, sc->nrollback, err)))
+    return rc;
+  if ((rc = build_safety(sc, doc, err))) return rc;
   return build_thresholds(sc, doc, err);
 }
 
@@ -788,6 +881,11 @@ void gd_scenario_free(struct gd_scenario *sc) {
   free(sc->rollback);
   for (size_t i = 0; i < sc->nthresholds; i++) free(sc->thresholds[i].name);
   free(sc->thresholds);
+  for (size_t i = 0; i < sc->nrequired_tags; i++) {
+    free((char *)sc->required_tags[i].key);
+    free((char *)sc->required_tags[i].value);
+  }
+  free(sc->required_tags);
   free(sc->guards.idx);
   free(sc->steady.idx);
   free(sc->recovery.idx);
@@ -817,9 +915,25 @@ static int kind_has_figure(const struct gd_probe *p, const char *fig) {
   return 0;
 }
 
+static int action_has_figure(const struct gd_action *a, size_t n,
+                             const char *fig) {
+  for (size_t i = 0; i < n; i++) {
+    const char *const *kf = a[i].ops ? a[i].ops->figures : NULL;
+    for (size_t k = 0; kf && kf[k]; k++)
+      if (strcmp(kf[k], fig) == 0) return 1;
+    if (a[i].ops && a[i].ops->has_figure && a[i].ops->has_figure(&a[i], fig))
+      return 1;
+  }
+  return 0;
+}
+
 static int figure_known(const struct gd_scenario *sc, const char *name) {
   for (size_t i = 0; core_figures[i]; i++)
     if (strcmp(core_figures[i], name) == 0) return 1;
+  if (sc && (action_has_figure(sc->fault, sc->nfault, name) ||
+             action_has_figure(sc->verify, sc->nverify, name) ||
+             action_has_figure(sc->rollback, sc->nrollback, name)))
+    return 1;
   for (size_t p = 0; sc && p < sc->nprobes; p++)
     if (kind_has_figure(&sc->probes[p], name)) return 1;
   const char *dot = strchr(name, '.');

@@ -1,8 +1,16 @@
 /* gameday: the exec action. Runs a command (no shell unless asked) and
  * succeeds when it exits with the expected status. The journal gets the
  * exit status, the signal that ended it if any, and the last 4 KiB of its
- * combined stdout and stderr. */
+ * combined stdout and stderr.
+ *
+ * Once t0 has happened the command also gets GAMEDAY_T0 (RFC 3339 UTC with
+ * milliseconds) and GAMEDAY_T0_MS (Unix epoch milliseconds): a recovery
+ * procedure such as a point-in-time restore needs the instant of the fault
+ * it repairs, which is only known at run time. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "gameday/action.h"
 #include "gameday/proc.h"
@@ -81,7 +89,19 @@ static void on_exit_done(struct gd_proc *pr, const struct gd_proc_result *r,
 
 static int exec_run(struct gd_action *a, struct gd_error *err) {
   struct exec_action *x = a->ctx;
-  return gd_proc_spawn(a->loop, &x->cmd, on_exit_done, a, &x->proc, err);
+  int64_t t0 = gd_action_t0_unix_ms(a);
+  if (!t0) return gd_proc_spawn(a->loop, &x->cmd, on_exit_done, a, &x->proc, err);
+  char iso[80], ms[48];
+  time_t secs = (time_t)(t0 / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  snprintf(iso, sizeof iso, "GAMEDAY_T0=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, (int)(t0 % 1000));
+  snprintf(ms, sizeof ms, "GAMEDAY_T0_MS=%" PRId64, t0);
+  const char *env[] = {iso, ms, NULL};
+  return gd_proc_spawn_env(a->loop, &x->cmd, env, on_exit_done, a, &x->proc,
+                           err);
 }
 
 static void exec_cancel(struct gd_action *a) {

@@ -3,6 +3,8 @@
  * outlives its timeout is cancelled by the scheduler, which here means
  * SIGKILL to the command's whole process group; the sample ends only once
  * the process is reaped and its handles are closed. */
+#include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "gameday/probe.h"
@@ -30,6 +32,17 @@ static void exec_describe(const struct gd_probe *p, char *buf, size_t n) {
   gd_proc_cmd_describe(&x->cmd, buf, n);
 }
 
+/* Output that is one number ("1000\n", as `wc -l < f` prints) becomes the
+ * sample's value, so that compare can publish a difference of it. */
+static void set_number(struct gd_sample *s, const char *out) {
+  char *end;
+  while (isspace((unsigned char)*out)) out++;
+  if (!*out) return;
+  double v = strtod(out, &end);
+  while (isspace((unsigned char)*end)) end++;
+  if (!*end && isfinite(v)) gd_sample_set_value(s, v);
+}
+
 static void on_exit_done(struct gd_proc *pr, const struct gd_proc_result *r,
                          void *arg) {
   struct gd_sample *s = arg;
@@ -48,8 +61,11 @@ static void on_exit_done(struct gd_proc *pr, const struct gd_proc_result *r,
     gd_sample_done(s, GD_SAMPLE_EXIT, "killed by %s%s%s",
                    gd_signal_name(r->term_signal, sig, sizeof sig), sep,
                    r->last_line);
-  else if (r->exit_status == x->cmd.expect_exit)
+  else if (r->exit_status == x->cmd.expect_exit) {
+    set_number(s, r->output);
+    gd_sample_set_text(s, r->output, r->output_len);
     gd_sample_done(s, GD_SAMPLE_OK, "exit %lld", (long long)r->exit_status);
+  }
   else
     gd_sample_done(s, GD_SAMPLE_EXIT, "exit %lld (expected %d)%s%s",
                    (long long)r->exit_status, x->cmd.expect_exit, sep,

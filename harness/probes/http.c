@@ -167,7 +167,10 @@ static int slot_new(struct gd_probe *p, struct http_slot **out,
   int rc;
   struct http_slot *sl = calloc(1, sizeof *sl);
   if (!sl) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
-  if ((ctx->contains || ctx->has_re) && !(sl->body = malloc(BODY_MAX + 1)))
+  /* The body is kept only when something reads it: an expectation, or a
+   * compare step that needs the result captured. */
+  if ((ctx->contains || ctx->has_re || p->capture) &&
+      !(sl->body = malloc(BODY_MAX + 1)))
     goto fail_nomem;
   CURL *e = sl->easy = curl_easy_init();
   if (!e) goto fail_nomem;
@@ -287,6 +290,7 @@ static void on_done(CURL *easy, CURLcode rc, void *arg) {
       return;
     }
   }
+  if (sl->body) gd_sample_set_text(s, sl->body, sl->len);
   gd_sample_done(s, GD_SAMPLE_OK, NULL);
 }
 

@@ -377,6 +377,33 @@ static void release(struct pg_slot *sl) {
   sl->conn = NULL;
 }
 
+/* The rows as text for capture and compare: cells joined by tab, rows by
+ * newline, NULL as \N (COPY's spelling), cut at GD_SAMPLE_TEXT_MAX. */
+static void set_rows_text(struct gd_sample *s, const PGresult *res) {
+  size_t cap = 256, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return;
+  for (int r = 0; r < PQntuples(res) && len < GD_SAMPLE_TEXT_MAX; r++)
+    for (int c = 0; c < PQnfields(res); c++) {
+      const char *v = PQgetisnull(res, r, c) ? "\\N" : PQgetvalue(res, r, c);
+      size_t vl = strlen(v);
+      if (len + vl + 2 > cap) {
+        while (len + vl + 2 > cap) cap *= 2;
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+          free(buf);
+          return;
+        }
+        buf = nb;
+      }
+      memcpy(buf + len, v, vl);
+      len += vl;
+      buf[len++] = c + 1 < PQnfields(res) ? '\t' : '\n';
+    }
+  gd_sample_set_text(s, buf, len);
+  free(buf);
+}
+
 static void check_result(struct pg_slot *sl, const PGresult *res) {
   struct pg_ctx *ctx = sl->ctx;
   struct gd_sample *s = sl->s;
@@ -407,6 +434,7 @@ static void check_result(struct pg_slot *sl, const PGresult *res) {
     gd_sample_done(s, GD_SAMPLE_MISMATCH, "%lld row(s) (expected at most %lld)",
                    rows, ctx->max_rows);
   } else {
+    set_rows_text(s, res);
     gd_sample_done(s, GD_SAMPLE_OK, NULL);
   }
 }

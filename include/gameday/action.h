@@ -12,9 +12,12 @@
 #include <uv.h>
 
 #include "gameday/error.h"
+#include "gameday/probe.h"
 
 struct gd_curl;
 struct gd_action;
+struct gd_scenario;
+struct gd_run;
 
 typedef void (*gd_action_cb)(struct gd_action *a, void *arg);
 
@@ -22,6 +25,20 @@ struct gd_action_ops {
   const char *type;          /* "http", "exec", "signal", "sleep", ... */
   const char *const *keys;   /* the kind's own keys, NULL-ended; "type",
                                 "name" and "timeout_ms" are generic */
+  const char *const *figures; /* figure names it can publish with
+                                 gd_action_add_figure (for thresholds),
+                                 NULL-ended, may be NULL */
+  /* 1: run() honours a->dry_run: it resolves the real targets, applies the
+   * scenario's safety rules, calls nothing that changes anything, and ends
+   * with gd_action_done(a, ok, "would ..."). `plan` and `run --dry-run` run
+   * such actions that way (the others are only described or resolved). */
+  int dry_run;
+  /* Optional: figures this instance publishes besides `figures` (a name
+   * the scenario chose, as compare's "figure"). */
+  int (*has_figure)(const struct gd_action *a, const char *name);
+  /* Optional: the name of the probe this action reads (compare). The loader
+   * checks that the scenario has it and marks it for capture at t0. */
+  const char *(*probe_ref)(const struct gd_action *a);
   /* Load time, no loop: validate spec and set a->ctx. */
   int (*init)(struct gd_action *a, const cJSON *spec, const char *path,
               struct gd_error *err);
@@ -59,6 +76,10 @@ struct gd_action {
   uv_loop_t *loop;
   struct gd_curl *curl;
   int running;
+  int dry_run;                  /* this run must change nothing */
+  const struct gd_scenario *sc; /* set by the driver and by plan; NULL when
+                                   a test runs a bare action */
+  const struct gd_run *run;     /* set by the driver; NULL in plan, tests */
 
   /* result of the last run */
   int ok;
@@ -67,6 +88,8 @@ struct gd_action {
   cJSON *detail;             /* kind's record for the journal (targets chosen,
                                 status, output), owned by the action */
   uint64_t started_ns, ended_ns;
+  struct gd_probe_figure figures[GD_PROBE_MAX_FIGURES]; /* published */
+  unsigned nfigures;
 
   /* private to the runner */
   gd_action_cb cb;
@@ -91,5 +114,14 @@ void gd_action_cancel(struct gd_action *a);
  * wanted. */
 void gd_action_done(struct gd_action *a, int ok, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Kinds: publish a figure (messages_missing, ...) for the journal and
+ * thresholds, before gd_action_done; the same name twice is replaced, the
+ * same name from several actions is summed by the driver. */
+void gd_action_add_figure(struct gd_action *a, const char *name, double v);
+
+/* Wall-clock instant of the run's t0 (fault[0] issued), as Unix epoch
+ * milliseconds; 0 when there is no run or no t0 yet. */
+int64_t gd_action_t0_unix_ms(const struct gd_action *a);
 
 #endif

@@ -14,7 +14,8 @@ enum gd_errcode {
   GD_ETIMEDOUT = -4,
   GD_ECANCELED = -5,
   GD_ESTATE = -6,     /* call made in the wrong state */
-  GD_ENOTFOUND = -7
+  GD_ENOTFOUND = -7,
+  GD_EPERM = -8       /* refused by a safety rule */
 };
 
 #define GD_ERROR_MAX 512

@@ -55,6 +55,7 @@ struct gd_sample {
   uint64_t pos;          /* position of this sample in the commit FIFO */
   double value;
   int has_value;
+  char *text;            /* gd_sample_set_text, malloc'd */
 };
 
 /* The result handed to observers, in sample-start order. */
@@ -156,6 +157,21 @@ struct gd_probe {
   struct gd_probe_figure figures[GD_PROBE_MAX_FIGURES];
   unsigned nfigures;
 
+  /* The result of the last ok sample (gd_sample_set_text and _value), for
+   * capture and compare: result_start_ns is that sample's start, 0 none. */
+  char *result_text;
+  int result_has_value;
+  double result_value;
+  uint64_t result_start_ns;
+  /* Capture (a verify step compares against it): taken by the driver at t0
+   * from the result above. */
+  int capture;                /* set by the loader: some action reads it */
+  int has_capture;
+  char *captured_text;        /* NULL when the kind gave no text */
+  int captured_has_value;
+  double captured_value;
+  uint64_t captured_start_ns; /* start of the sample it came from */
+
   /* private to probe.c */
   struct gd_sample *slots;
   unsigned inflight;
@@ -194,6 +210,16 @@ void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Kinds: attach a numeric reading (queue depth, lag) before gd_sample_done. */
 void gd_sample_set_value(struct gd_sample *s, double v);
+/* Kinds: attach what an ok sample read (a body, query rows, a command's
+ * output), before gd_sample_done, so that it can be captured before the
+ * fault and compared after (the `compare` action). Kept up to
+ * GD_SAMPLE_TEXT_MAX bytes. */
+#define GD_SAMPLE_TEXT_MAX (64 * 1024)
+void gd_sample_set_text(struct gd_sample *s, const char *text, size_t len);
+/* Driver: copy the last ok result into the capture; -1 when there is none
+ * (the probe never had an ok sample). */
+int gd_probe_capture(struct gd_probe *p);
+
 /* Kinds: publish a figure (e.g. lost_writes) for the journal and thresholds;
  * the same name from several probes is summed. */
 void gd_probe_add_figure(struct gd_probe *p, const char *name, double v);

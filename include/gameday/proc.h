@@ -68,6 +68,11 @@ typedef void (*gd_proc_cb)(struct gd_proc *pr, const struct gd_proc_result *r,
 int gd_proc_spawn(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
                   gd_proc_cb cb, void *arg, struct gd_proc **out,
                   struct gd_error *err);
+/* The same with extra environment entries ("NAME=value", NULL-ended) that
+ * add to or replace gameday's own; extra_env may be NULL. */
+int gd_proc_spawn_env(uv_loop_t *loop, const struct gd_proc_cmd *cmd,
+                      const char *const *extra_env, gd_proc_cb cb, void *arg,
+                      struct gd_proc **out, struct gd_error *err);
 /* SIGKILL to the whole process group, once; no effect when it has already
  * exited (cb is then on its way). */
 void gd_proc_kill(struct gd_proc *pr);

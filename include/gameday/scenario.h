@@ -20,6 +20,12 @@ struct gd_threshold {
   int at_least;   /* 1: value >= limit passes (availability); 0: <= */
 };
 
+/* A tag of an AWS (or other) target, and a tag the safety rules require. */
+struct gd_tag {
+  const char *key;
+  const char *value;
+};
+
 struct gd_probe_set {
   size_t *idx;    /* indices into scenario->probes */
   size_t n;
@@ -55,6 +61,12 @@ struct gd_scenario {
 
   struct gd_threshold *thresholds;
   size_t nthresholds;
+
+  /* Safety rules (extension: "safety": {"required_tags": {...},
+   * "max_targets": N}); required when the environment is not "local". */
+  struct gd_tag *required_tags; /* strings owned by the scenario */
+  size_t nrequired_tags;
+  size_t max_targets;           /* 0: not given */
 };
 
 /* A --var override. */
@@ -81,6 +93,17 @@ long gd_scenario_probe_index(const struct gd_scenario *sc, const char *name);
  * direction. Returns 0 when known. */
 int gd_threshold_known(const struct gd_scenario *sc, const char *name,
                        int *at_least);
+
+/* Safety: 0 when the target carries every tag the scenario requires (or sc
+ * is NULL or requires none); else GD_EPERM with "target 'i-0abc': missing
+ * required tag Environment=staging" or "target 'i-0abc': tag Environment is
+ * 'prod', required 'staging'". Checked before anything is touched. */
+int gd_scenario_check_tags(const struct gd_scenario *sc, const char *target,
+                           const struct gd_tag *tags, size_t ntags,
+                           struct gd_error *err);
+/* Most targets one action may touch: safety.max_targets when given, else
+ * unlimited (SIZE_MAX) for environment "local" and 1 otherwise. */
+size_t gd_scenario_max_targets(const struct gd_scenario *sc);
 
 /* Substitute ${name} and ${env:NAME} in s; "$${" stands for a literal "${".
  * vars is an object of strings. Error names path and the variable. Returns

@@ -26,7 +26,7 @@ static void write_scenario(struct ctx *c, const char *env, const char *fault,
                            const char *verify, const char *rollback) {
   char *json = malloc(8192);
   snprintf(json, 8192,
-           "{\"name\": \"cli\", \"environment\": \"%s\",\n"
+           "{\"name\": \"cli\", \"environment\": \"%s\",%s\n"
            " \"vars\": {\"port\": \"%d\", \"ctl\": \"%d\", \"dir\": \"%s\"},\n"
            " \"probes\": {\"web\": {\"type\": \"http\", \"url\": \"http://127.0.0.1:${port}/health\",\n"
            "   \"interval_ms\": 10, \"timeout_ms\": 300}},\n"
@@ -35,7 +35,11 @@ static void write_scenario(struct ctx *c, const char *env, const char *fault,
            " \"recovery\": {\"probes\": [\"web\"], \"stable_for_ms\": 200, \"timeout_ms\": 10000},\n"
            " \"verify\": [%s], \"rollback\": [%s],\n"
            " \"thresholds\": {\"recovery_ms\": 5000}}\n",
-           env, c->fs.port, c->fs.ctl_port, c->dir, fault, verify, rollback);
+           env,
+           strcmp(env, "local")
+               ? " \"safety\": {\"required_tags\": {\"Environment\": \"staging\"}},"
+               : "",
+           c->fs.port, c->fs.ctl_port, c->dir, fault, verify, rollback);
   snprintf(c->scenario, sizeof c->scenario, "%s/s.json", c->dir);
   CU_ASSERT_FATAL(gd_test_write_file(c->scenario, json) == 0);
   free(json);

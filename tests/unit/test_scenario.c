@@ -283,8 +283,8 @@ static void test_file_errors(void) {
       ": thresholds.recovery_msx: unknown figure 'recovery_msx' (did you "
       "mean 'recovery_ms'?); known: recovery_ms, detection_ms, downtime_ms, "
       "availability, p50/p99/max_latency_ms (also prefixed baseline_, fault_ "
-      "or after_), skipped, the probe kinds' figures, and the same per probe "
-      "as 'web.recovery_ms'");
+      "or after_), skipped, the probe and action kinds' figures, and the "
+      "same per probe as 'web.recovery_ms'");
   expect_load_error("undefined_var.json",
                     ": probes.web.url: undefined variable 'lb'");
   expect_load_error("var_cycle.json", ": vars.a: variable cycle through 'b'");
@@ -538,8 +538,8 @@ static void test_threshold_errors(void) {
       "thresholds.other.recovery_ms: unknown figure 'other.recovery_ms'; "
       "known: recovery_ms, detection_ms, downtime_ms, availability, "
       "p50/p99/max_latency_ms (also prefixed baseline_, fault_ or after_), "
-      "skipped, the probe kinds' figures, and the same per probe as "
-      "'web.recovery_ms'");
+      "skipped, the probe and action kinds' figures, and the same per probe "
+      "as 'web.recovery_ms'");
   doc = minimal_doc();
   set(doc, "thresholds", "[]");
   expect_doc_error(doc, "thresholds: must be an object, got an array");
@@ -610,6 +610,91 @@ static void test_duplicates_anywhere(void) {
   expect_doc_error(doc, "fault[0]: duplicate key 'ms'");
 }
 
+/* Safety rules: required outside "local", checked per target, capped. */
+static void test_safety(void) {
+  cJSON *doc = minimal_doc();
+  set(doc, "environment", "\"staging\"");
+  expect_doc_error(doc, "safety.required_tags: required when environment is "
+                        "'staging' (the tags every target must carry, e.g. "
+                        "{\"Environment\": \"staging\"})");
+  doc = minimal_doc();
+  set(doc, "environment", "\"staging\"");
+  set(doc, "safety", "{\"required_tags\": {}}");
+  expect_doc_error(doc, "safety.required_tags: required when environment is "
+                        "'staging' (the tags every target must carry, e.g. "
+                        "{\"Environment\": \"staging\"})");
+  doc = minimal_doc();
+  set(doc, "safety", "{\"required_tags\": {\"Env\": 1}}");
+  expect_doc_error(doc, "safety.required_tags.Env: must be a string");
+  doc = minimal_doc();
+  set(doc, "safety", "{\"max_target\": 1}");
+  expect_doc_error(doc, "safety: unknown key 'max_target'");
+  doc = minimal_doc();
+  set(doc, "safety", "{\"max_targets\": 0}");
+  expect_doc_error(doc, "safety.max_targets: must be at least 1, got 0");
+
+  /* The valid file: Environment=staging, at most 2. */
+  struct gd_scenario *sc = load_ok("valid.json", NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+  CU_ASSERT_EQUAL(sc->nrequired_tags, 1);
+  CU_ASSERT_EQUAL(gd_scenario_max_targets(sc), 2);
+  struct gd_error err = {0};
+  struct gd_tag ok[] = {{"Name", "web-1"}, {"Environment", "staging"}};
+  struct gd_tag prod[] = {{"Environment", "production"}};
+  struct gd_tag none[] = {{"Name", "web-1"}};
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(sc, "i-1", ok, 2, &err), 0);
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(sc, "i-2", prod, 1, &err), GD_EPERM);
+  CU_ASSERT_STRING_EQUAL(err.msg, "target 'i-2': tag Environment is "
+                                  "'production', required 'staging'");
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(sc, "i-3", none, 1, &err), GD_EPERM);
+  CU_ASSERT_STRING_EQUAL(err.msg, "target 'i-3': missing required tag "
+                                  "Environment=staging");
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(sc, "i-4", NULL, 0, &err), GD_EPERM);
+  /* Without max_targets: one target outside local, no cap in local. */
+  sc->max_targets = 0;
+  CU_ASSERT_EQUAL(gd_scenario_max_targets(sc), 1);
+  gd_scenario_free(sc);
+  sc = load_ok("minimal.json", NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+  CU_ASSERT_EQUAL(gd_scenario_max_targets(sc), SIZE_MAX);
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(sc, "i-4", NULL, 0, &err), 0);
+  CU_ASSERT_EQUAL(gd_scenario_check_tags(NULL, "i-4", NULL, 0, &err), 0);
+  gd_scenario_free(sc);
+}
+
+/* compare names a probe of the scenario, which is then captured; its
+ * figure is a figure thresholds may name. */
+static void test_compare_links(void) {
+  cJSON *doc = minimal_doc();
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"nope\"}]");
+  expect_doc_error(doc, "verify[0].probe: no probe named 'nope'");
+  doc = minimal_doc();
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"web\", "
+                     "\"figure\": \"\"}]");
+  expect_doc_error(doc, "verify[0].figure: must not be empty");
+  doc = minimal_doc();
+  set(doc, "thresholds", "{\"rows_lost\": 0}");
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"web\"}]");
+  expect_doc_error(doc, "thresholds.rows_lost: unknown figure 'rows_lost'; "
+                        "known: recovery_ms, detection_ms, downtime_ms, "
+                        "availability, p50/p99/max_latency_ms (also prefixed "
+                        "baseline_, fault_ or after_), skipped, the probe and "
+                        "action kinds' figures, and the same per probe as "
+                        "'web.recovery_ms'");
+  doc = minimal_doc();
+  set(doc, "thresholds", "{\"rows_lost\": 0}");
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"web\", "
+                     "\"figure\": \"rows_lost\"}]");
+  struct gd_error err = {0};
+  struct gd_scenario *sc = NULL;
+  CU_ASSERT_EQUAL(gd_scenario_from_json(doc, "inline.json", NULL, 0, &sc, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+  CU_ASSERT_EQUAL(sc->probes[0].capture, 1);
+  CU_ASSERT_EQUAL(sc->nthresholds, 1);
+  gd_scenario_free(sc);
+  cJSON_Delete(doc);
+}
+
 static void test_threshold_known(void) {
   struct gd_scenario *sc = load_ok("valid.json", NULL, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
@@ -665,6 +750,8 @@ int main(void) {
       {"variables", test_var_errors},
       {"duplicate keys at any depth", test_duplicates_anywhere},
       {"gd_threshold_known", test_threshold_known},
+      {"safety: required tags, target cap", test_safety},
+      {"compare: probe reference and figure", test_compare_links},
       {NULL, NULL},
   };
   return gd_test_run("scenario", tests);
