@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "gameday/check.h"
 #include "gameday/curl.h"
 #include "gameday/fileutil.h"
 #include "gameday/reporter.h"
@@ -19,6 +20,8 @@ static const char usage[] =
     "                   [--out DIR] [--dry-run] [--yes] [--quiet]\n"
     "       gameday validate SCENARIO.json...\n"
     "       gameday plan SCENARIO.json...\n"
+    "       gameday check FILE... [--var k=v] [--json FILE] [--junit FILE]\n"
+    "                     [--out DIR] [--quiet]\n"
     "       gameday --help | --version\n";
 
 static const char help_text[] =
@@ -31,7 +34,14 @@ static const char help_text[] =
     "  validate   check scenario files (keys, types, ranges, variables); touches\n"
     "             nothing.\n"
     "  plan       print what a run would do, resolving targets (which pid, which\n"
-    "             instance) without changing anything.\n"
+    "             instance) without changing anything; exit 3 when a fault\n"
+    "             action would be refused by the safety rules.\n"
+    "  check      pre-demo readiness: READY or NOT READY, injects nothing.\n"
+    "             A readiness file (\"checks\": posture and security probes,\n"
+    "             each evaluated once, with severity and remediation) and/or\n"
+    "             scenarios (their steady state and fault targets only, as\n"
+    "             --dry-run). Exit 0 ready (warnings allowed), 1 a check failed\n"
+    "             or could not be made, 2 bad file, 3 interrupted.\n"
     "\n"
     "Options (run):\n"
     "  --var k=v     set variable k (overrides the scenario's \"vars\"); repeatable;\n"
@@ -129,8 +139,12 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       return usage_error("unknown option '%s'", a);
     }
   }
-  int is_run = !strcmp(o->cmd, "run");
-  if (!is_run && (o->json || o->junit || o->out || o->dry_run || o->yes || o->quiet))
+  int is_run = !strcmp(o->cmd, "run"), is_check = !strcmp(o->cmd, "check");
+  if (is_check && (o->dry_run || o->yes))
+    return usage_error("options --dry-run and --yes are for 'run', not '%s' "
+                       "(check never injects)", o->cmd);
+  if (!is_run && !is_check &&
+      (o->json || o->junit || o->out || o->dry_run || o->yes || o->quiet))
     return usage_error("options --json, --junit, --out, --dry-run, --yes and --quiet "
                        "are for 'run', not '%s'", o->cmd);
   if (o->nfiles == 0) return usage_error("'%s' needs at least one scenario file", o->cmd);
@@ -168,7 +182,10 @@ static int cmd_validate(const struct opts *o) {
   struct gd_scenario **sc;
   int rc = load_all(o, &sc);
   for (size_t i = 0; i < o->nfiles; i++)
-    if (sc[i])
+    if (sc[i] && sc[i]->readiness)
+      printf("ok: %s (%s): readiness file, %zu check(s)\n", o->files[i],
+             sc[i]->name, sc[i]->nprobes);
+    else if (sc[i])
       printf("ok: %s (%s): %zu probe(s), %zu fault action(s), %zu threshold(s)\n",
              o->files[i], sc[i]->name, sc[i]->nprobes, sc[i]->nfault,
              sc[i]->nthresholds);
@@ -274,10 +291,12 @@ static void plan_set(const struct gd_scenario *sc, const struct gd_probe_set *s)
     printf("%s%s", i ? ", " : "", sc->probes[s->idx[i]].name);
 }
 
+static int no_readiness(const struct opts *o, struct gd_scenario **sc);
+
 static int cmd_plan(const struct opts *o) {
   struct gd_scenario **sc;
   int rc = load_all(o, &sc);
-  if (rc) {
+  if (rc || (rc = no_readiness(o, sc))) {
     free_all(sc, o->nfiles);
     return rc;
   }
@@ -362,10 +381,104 @@ static int confirm(const struct opts *o, struct gd_scenario **sc) {
   return 0;
 }
 
+/* A readiness file is for check only: run and plan say so. */
+static int no_readiness(const struct opts *o, struct gd_scenario **sc) {
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (sc[i] && sc[i]->readiness) {
+      fprintf(stderr, "gameday: %s: a readiness file (\"checks\"); use "
+                      "'gameday check %s'\n", o->files[i], o->files[i]);
+      return EXIT_USAGE;
+    }
+  return 0;
+}
+
+static int cmd_check(const struct opts *o) {
+  struct gd_scenario **sc;
+  int rc = load_all(o, &sc);
+  if (rc) {
+    free_all(sc, o->nfiles);
+    return rc;
+  }
+  struct gd_error err = {0};
+  char json_path[4096] = "", junit_path[4096] = "";
+  if (o->out) {
+    if (gd_mkdir_p(o->out, &err)) {
+      fprintf(stderr, "gameday: %s\n", err.msg);
+      free_all(sc, o->nfiles);
+      return EXIT_USAGE;
+    }
+    snprintf(json_path, sizeof json_path, "%s/check.json", o->out);
+    snprintf(junit_path, sizeof junit_path, "%s/junit.xml", o->out);
+  }
+  if (o->json) snprintf(json_path, sizeof json_path, "%s", o->json);
+  if (o->junit) snprintf(junit_path, sizeof junit_path, "%s", o->junit);
+
+  struct gd_check_report rep;
+  gd_check_report_init(&rep);
+  uv_loop_t loop;
+  int worst = 0;
+  if (uv_loop_init(&loop) != 0) {
+    fprintf(stderr, "gameday: cannot start the event loop\n");
+    free_all(sc, o->nfiles);
+    return 3;
+  }
+  if (gd_signals_install(&loop, &err)) {
+    fprintf(stderr, "gameday: %s\n", err.msg);
+    worst = 3;
+  }
+  const char *nc = getenv("NO_COLOR");
+  int color = isatty(STDOUT_FILENO) && !(nc && nc[0]);
+  struct gd_run_options ropt = {.dry_run = 1, .quiet = 1};
+  for (size_t i = 0; worst == 0 && i < o->nfiles; i++) {
+    if (gd_signals_count() > 0) {
+      rep.interrupted = 1;
+      break;
+    }
+    if (!o->quiet)
+      printf("checking %s (%s)...\n", sc[i]->name, o->files[i]);
+    if (sc[i]->readiness) {
+      if (gd_check_readiness(&rep, sc[i], &loop, &err)) {
+        fprintf(stderr, "gameday: %s: %s\n", o->files[i], err.msg);
+        worst = 3;
+      }
+    } else {
+      /* A scenario: its dry run is exactly "what run would do before
+       * injecting", then it stops. */
+      struct gd_run run = {0};
+      if (gd_run_scenario(&run, sc[i], &ropt, &loop, NULL, 0, &err)) {
+        fprintf(stderr, "gameday: %s: %s\n", o->files[i], err.msg);
+        worst = 3;
+      } else if (gd_check_add_run(&rep, &run)) {
+        worst = 3;
+      }
+      gd_run_free(&run);
+    }
+  }
+  gd_signals_close();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) {
+    fprintf(stderr, "gameday: internal error: handles left open at exit\n");
+    worst = 3;
+  }
+  gd_check_print(&rep, stdout, color);
+  if (json_path[0] && gd_check_write_json(&rep, json_path, &err)) {
+    fprintf(stderr, "gameday: %s\n", err.msg);
+    worst = 3;
+  }
+  if (junit_path[0] && gd_check_write_junit(&rep, junit_path, &err)) {
+    fprintf(stderr, "gameday: %s\n", err.msg);
+    worst = 3;
+  }
+  if (worst == 0) worst = rep.interrupted ? 3 : gd_check_ready(&rep) ? 0 : 1;
+  gd_check_report_free(&rep);
+  free_all(sc, o->nfiles);
+  return worst;
+}
+
 static int cmd_run(const struct opts *o) {
   struct gd_scenario **sc;
   int rc = load_all(o, &sc);
-  if (rc || (rc = confirm(o, sc))) {
+  if (rc || (rc = no_readiness(o, sc)) || (rc = confirm(o, sc))) {
     free_all(sc, o->nfiles);
     return rc;
   }
@@ -481,12 +594,9 @@ int main(int argc, char **argv) {
            curl_version());
     return 0;
   }
-  if (strcmp(argv[1], "run") && strcmp(argv[1], "validate") && strcmp(argv[1], "plan")) {
-    if (!strcmp(argv[1], "check"))
-      return usage_error("'%s' (the pre-demo readiness check) is not in this build yet",
-                         argv[1]);
+  if (strcmp(argv[1], "run") && strcmp(argv[1], "validate") &&
+      strcmp(argv[1], "plan") && strcmp(argv[1], "check"))
     return usage_error("unknown command '%s'", argv[1]);
-  }
   struct opts o;
   int rc = parse_args(argc, argv, &o);
   if (rc == 0) {
@@ -494,6 +604,8 @@ int main(int argc, char **argv) {
       rc = cmd_run(&o);
     else if (!strcmp(o.cmd, "validate"))
       rc = cmd_validate(&o);
+    else if (!strcmp(o.cmd, "check"))
+      rc = cmd_check(&o);
     else
       rc = cmd_plan(&o);
   }

@@ -28,7 +28,7 @@ struct gd_pending {
   uint8_t state;
   uint8_t cls;
   uint8_t has_value;
-  char detail[96];
+  char detail[160];
   char *text; /* the sample's text, handed over from the slot */
 };
 
@@ -327,7 +327,7 @@ void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
   if (s->state == SLOT_RUNNING) {
     uint64_t end = uv_hrtime();
     uv_timer_stop(&s->timer);
-    char detail[96] = "";
+    char detail[160] = "";
     if (fmt) {
       va_list ap;
       va_start(ap, fmt);

@@ -15,6 +15,11 @@ static const char *const top_keys[] = {
     "name",   "description",  "environment", "vars",     "probes",
     "guards", "steady_state", "fault",       "recovery", "verify",
     "rollback", "thresholds", "safety", NULL};
+/* A readiness file (gameday check) has checks instead of a fault. */
+static const char *const readiness_keys[] = {
+    "name", "description", "environment", "vars", "safety", "checks", NULL};
+static const char *const check_keys[] = {"title", "severity", "remediation",
+                                         "probe", NULL};
 static const char *const safety_keys[] = {"required_tags", "max_targets",
                                           NULL};
 
@@ -760,6 +765,68 @@ size_t gd_scenario_max_targets(const struct gd_scenario *sc) {
   return 1;
 }
 
+/* One check of a readiness file: its probe gets a one-second interval and
+ * a ten-second timeout unless it says otherwise (it is sampled once). */
+static int build_check(struct gd_scenario *sc, const cJSON *c,
+                       struct gd_error *err) {
+  char path[GD_PATH_CAP], ppath[GD_PATH_CAP];
+  gd_json_path(path, sizeof path, "checks", c->string);
+  if (!valid_chars(c->string, "_-"))
+    return gd_error_set(err, GD_EINVAL,
+                        "checks: invalid check name '%s' (letters, digits, "
+                        "'_' and '-' only)",
+                        c->string);
+  if (!cJSON_IsObject(c))
+    return gd_error_set(err, GD_EINVAL, "%s: must be an object", path);
+  int rc = gd_json_check_keys(c, path, check_keys, NULL, err);
+  if (rc) return rc;
+  struct gd_readiness_check *ck = &sc->checks[sc->nprobes];
+  const char *title = c->string, *sev = "fail", *rem = NULL;
+  const cJSON *probe = NULL;
+  if ((rc = gd_json_get_string(c, "title", path, 0, &title, err)) ||
+      (rc = gd_json_get_string(c, "severity", path, 0, &sev, err)) ||
+      (rc = gd_json_get_string(c, "remediation", path, 1, &rem, err)) ||
+      (rc = gd_json_get_object(c, "probe", path, 1, &probe, err)))
+    return rc;
+  if (strcmp(sev, "fail") && strcmp(sev, "warn"))
+    return gd_error_set(err, GD_EINVAL,
+                        "%s.severity: must be 'fail' or 'warn', got '%s'", path,
+                        sev);
+  ck->warn = strcmp(sev, "warn") == 0;
+  if ((rc = dup_string(title, &ck->title, path, err)) ||
+      (rc = dup_string(rem, &ck->remediation, path, err)))
+    return rc;
+  cJSON *spec = cJSON_Duplicate(probe, 1);
+  if (!spec) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
+  if (!cJSON_GetObjectItemCaseSensitive(spec, "interval_ms"))
+    cJSON_AddNumberToObject(spec, "interval_ms", 1000);
+  if (!cJSON_GetObjectItemCaseSensitive(spec, "timeout_ms"))
+    cJSON_AddNumberToObject(spec, "timeout_ms", 10000);
+  gd_json_path(ppath, sizeof ppath, path, "probe");
+  rc = gd_probe_init(&sc->probes[sc->nprobes], c->string, spec, ppath, err);
+  cJSON_Delete(spec);
+  if (rc) return rc;
+  sc->nprobes++;
+  return 0;
+}
+
+static int build_readiness(struct gd_scenario *sc, const cJSON *doc,
+                           struct gd_error *err) {
+  const cJSON *checks = NULL;
+  int rc = gd_json_get_object(doc, "checks", "", 1, &checks, err);
+  if (rc) return rc;
+  size_t n = (size_t)cJSON_GetArraySize(checks);
+  if (n == 0) return gd_error_set(err, GD_EINVAL, "checks: must not be empty");
+  sc->readiness = 1;
+  sc->probes = calloc(n, sizeof *sc->probes);
+  sc->checks = calloc(n, sizeof *sc->checks);
+  if (!sc->probes || !sc->checks)
+    return gd_error_set(err, GD_ENOMEM, "checks: out of memory");
+  for (const cJSON *c = checks->child; c; c = c->next)
+    if ((rc = build_check(sc, c, err))) return rc;
+  return build_safety(sc, doc, err);
+}
+
 static int build(struct gd_scenario *sc, const cJSON *doc,
                  struct gd_error *err) {
   const char *s = NULL;
@@ -782,6 +849,8 @@ static int build(struct gd_scenario *sc, const cJSON *doc,
   if (!rc) rc = dup_string(s, &sc->environment, "environment", err);
   if (rc) return rc;
 
+  if (cJSON_GetObjectItemCaseSensitive(doc, "checks"))
+    return build_readiness(sc, doc, err);
   if ((rc = build_probes(sc, doc, err))) return rc;
   if ((rc = build_set(sc, doc, "", "guards", 0, &sc->guards, err))) return rc;
   if ((rc = build_steady(sc, doc, err))) return rc;
@@ -823,7 +892,12 @@ int gd_scenario_from_json(const cJSON *doc, const char *file,
     goto fail;
   }
   if ((rc = check_dups(doc, &p, err))) goto fail;
-  if ((rc = gd_json_check_keys(doc, "", top_keys, NULL, err))) goto fail;
+  if ((rc = gd_json_check_keys(doc, "",
+                               cJSON_GetObjectItemCaseSensitive(doc, "checks")
+                                   ? readiness_keys
+                                   : top_keys,
+                               NULL, err)))
+    goto fail;
 
   sc = calloc(1, sizeof *sc);
   if (!sc) {
@@ -871,6 +945,11 @@ int gd_scenario_load(const char *file, const struct gd_var *vars,
 
 void gd_scenario_free(struct gd_scenario *sc) {
   if (!sc) return;
+  for (size_t i = 0; sc->checks && i < sc->nprobes; i++) {
+    free(sc->checks[i].title);
+    free(sc->checks[i].remediation);
+  }
+  free(sc->checks);
   for (size_t i = 0; i < sc->nprobes; i++) gd_probe_free(&sc->probes[i]);
   free(sc->probes);
   for (size_t i = 0; i < sc->nfault; i++) gd_action_free(&sc->fault[i]);

@@ -422,7 +422,7 @@ static void check_result(struct pg_slot *sl, const PGresult *res) {
       gd_sample_done(s, GD_SAMPLE_MISMATCH, "NULL (expected '%.40s')",
                      ctx->expect_value);
     else
-      gd_sample_done(s, GD_SAMPLE_MISMATCH, "value '%.30s' (expected '%.30s')",
+      gd_sample_done(s, GD_SAMPLE_MISMATCH, "value '%.80s' (expected '%.30s')",
                      v, ctx->expect_value);
   } else if (ctx->rows >= 0 && rows != ctx->rows) {
     gd_sample_done(s, GD_SAMPLE_MISMATCH, "%lld row(s) (expected %lld)", rows,

@@ -31,6 +31,14 @@ struct gd_probe_set {
   size_t n;
 };
 
+/* A check of a readiness file (`gameday check`): a probe evaluated once,
+ * with what a failure means and what to do about it. */
+struct gd_readiness_check {
+  char *title;        /* one line: what is checked; default the name */
+  int warn;           /* severity "warn": reported, does not fail */
+  char *remediation;  /* what to change when it fails */
+};
+
 struct gd_scenario {
   char *file;
   char *name;
@@ -67,6 +75,11 @@ struct gd_scenario {
   struct gd_tag *required_tags; /* strings owned by the scenario */
   size_t nrequired_tags;
   size_t max_targets;           /* 0: not given */
+
+  /* A readiness file ("checks" instead of fault/steady_state/recovery):
+   * checks[i] belongs to probes[i]; the other lists are empty. */
+  int readiness;
+  struct gd_readiness_check *checks;
 };
 
 /* A --var override. */
