@@ -12,6 +12,8 @@ extern const struct gd_probe_ops gd_probe_tcp;
 extern const struct gd_probe_ops gd_probe_exec;
 extern const struct gd_probe_ops gd_probe_postgres;
 extern const struct gd_probe_ops gd_probe_aws_sqs_depth;
+extern const struct gd_probe_ops gd_probe_aws_asg_in_service;
+extern const struct gd_probe_ops gd_probe_aws_elbv2_healthy;
 
 extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
@@ -21,6 +23,8 @@ extern const struct gd_action_ops gd_action_compare;
 extern const struct gd_action_ops gd_action_postgres;
 extern const struct gd_action_ops gd_action_aws_sqs_send;
 extern const struct gd_action_ops gd_action_aws_sqs_purge;
+extern const struct gd_action_ops gd_action_aws_ec2_terminate;
+extern const struct gd_action_ops gd_action_aws_call;
 
 static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_http,
@@ -28,6 +32,8 @@ static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_exec,
     &gd_probe_postgres,
     &gd_probe_aws_sqs_depth,
+    &gd_probe_aws_asg_in_service,
+    &gd_probe_aws_elbv2_healthy,
     NULL,
 };
 
@@ -40,6 +46,8 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_postgres,
     &gd_action_aws_sqs_send,
     &gd_action_aws_sqs_purge,
+    &gd_action_aws_ec2_terminate,
+    &gd_action_aws_call,
     NULL,
 };
 
