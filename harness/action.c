@@ -22,7 +22,7 @@ int gd_action_init(struct gd_action *a, const cJSON *spec, const char *path,
   if (rc) return rc;
   const struct gd_action_ops *ops = gd_action_kind(type);
   if (!ops || !ops->init) {
-    char known[256];
+    char known[GD_ERROR_MAX];
     return gd_error_set(err, GD_EINVAL, "%s.type: unknown action type '%s' (known: %s)",
                         path, type, gd_action_kind_names(known, sizeof known));
   }

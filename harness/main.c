@@ -583,7 +583,7 @@ int main(int argc, char **argv) {
     fputs(usage, stdout);
     fputs("\n", stdout);
     fputs(help_text, stdout);
-    char kinds[512];
+    char kinds[2048];
     printf("\nProbe kinds: %s\n", gd_probe_kind_names(kinds, sizeof kinds));
     printf("Action kinds: %s\n", gd_action_kind_names(kinds, sizeof kinds));
     printf("Scenario format, figures and journal: README.md and DESIGN.md.\n");

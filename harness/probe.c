@@ -28,7 +28,8 @@ struct gd_pending {
   uint8_t state;
   uint8_t cls;
   uint8_t has_value;
-  char detail[160];
+  /* Room for a check's finding, which lists every violation it saw. */
+  char detail[512];
   char *text; /* the sample's text, handed over from the slot */
 };
 
@@ -55,7 +56,7 @@ int gd_probe_init(struct gd_probe *p, const char *name, const cJSON *spec,
   if (rc) return rc;
   const struct gd_probe_ops *ops = gd_probe_kind(type);
   if (!ops || !ops->init) {
-    char known[256];
+    char known[GD_ERROR_MAX];
     return gd_error_set(err, GD_EINVAL, "%s.type: unknown probe type '%s' (known: %s)",
                         path, type, gd_probe_kind_names(known, sizeof known));
   }
@@ -327,7 +328,7 @@ void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
   if (s->state == SLOT_RUNNING) {
     uint64_t end = uv_hrtime();
     uv_timer_stop(&s->timer);
-    char detail[160] = "";
+    char detail[sizeof ((struct gd_pending *)0)->detail] = "";
     if (fmt) {
       va_list ap;
       va_start(ap, fmt);

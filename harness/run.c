@@ -224,7 +224,8 @@ static void on_result(struct gd_probe *p, const struct gd_sample_result *r,
     go(d, do_inject);
     return;
   }
-  if (run->phase == GD_PHASE_OBSERVE && !d->recovered && d->is_recovery[i] &&
+  if (run->phase == GD_PHASE_OBSERVE && !d->recovered && !d->timed_out &&
+      d->is_recovery[i] &&
       set_stable(d, &d->sc->recovery, d->sc->stable_ns, run->t0_ns)) {
     d->recovered = 1;
     run->obs_end_ns = uv_hrtime() + 1;
@@ -268,10 +269,14 @@ static void deadline_cb(uv_timer_t *t) {
              "not recovered within %llu ms: %s",
              (unsigned long long)(d->sc->recovery_timeout_ns / 1000000u), why);
     EVENT(d, "recovery timed out: %s", why);
+    /* Observing: the verify steps still run, since what was lost (rows,
+     * writes, messages) is worth knowing most when recovery failed; the
+     * verdict stays "fail". A fault action still running is cancelled and
+     * the run goes to rollback: the fault itself did not complete. */
     if (d->current)
       gd_action_cancel(d->current);
     else
-      go(d, do_rollback);
+      go(d, do_verify);
   }
 }
 
@@ -361,7 +366,8 @@ static void action_done(struct gd_action *a, void *arg) {
     go(d, do_finish);
     return;
   }
-  if ((d->list == LIST_FAULT || d->list == LIST_VERIFY) && (d->aborting || d->timed_out)) {
+  if ((d->list == LIST_FAULT && (d->aborting || d->timed_out)) ||
+      (d->list == LIST_VERIFY && d->aborting)) {
     go(d, do_rollback);
     return;
   }
@@ -414,8 +420,10 @@ static void run_next_action(struct drv *d) {
   if (d->list == LIST_FAULT && d->ai == 0) {
     /* t0: the instant the first fault action is issued. */
     d->run->t0_ns = uv_hrtime();
-    for (size_t k = 0; k < d->sc->nprobes; k++)
+    for (size_t k = 0; k < d->sc->nprobes; k++) {
+      d->sc->probes[k].t0_ns = d->run->t0_ns;
       gd_probe_set_phase(&d->sc->probes[k], GD_HIST_FAULT);
+    }
     uv_timer_start(&d->deadline, deadline_cb,
                    d->sc->recovery_timeout_ns / 1000000u, 0);
     EVENT(d, "t0: injecting %zu fault action(s)", d->nactions);

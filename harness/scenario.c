@@ -684,13 +684,19 @@ static int build_thresholds(struct gd_scenario *sc, const cJSON *doc,
 static int link_probe_refs(struct gd_scenario *sc, struct gd_action *a,
                            size_t n, struct gd_error *err) {
   for (size_t i = 0; i < n; i++) {
-    if (!a[i].ops->probe_ref) continue;
-    const char *name = a[i].ops->probe_ref(&a[i]);
-    long k = name ? gd_scenario_probe_index(sc, name) : -1;
-    if (k < 0)
-      return gd_error_set(err, GD_EINVAL, "%s.probe: no probe named '%s'",
-                          a[i].path, name ? name : "");
-    sc->probes[k].capture = 1;
+    const char *name, *key = "probe";
+    int capture = 0;
+    for (int k = 0; a[i].ops->probe_ref &&
+                    (name = a[i].ops->probe_ref(&a[i], k, &key, &capture));
+         k++) {
+      long p = gd_scenario_probe_index(sc, name);
+      if (p < 0)
+        return gd_error_set(err, GD_EINVAL, "%s.%s: no probe named '%s'",
+                            a[i].path, key, name);
+      if (capture) sc->probes[p].capture = 1;
+      key = "probe";
+      capture = 0;
+    }
   }
   return 0;
 }

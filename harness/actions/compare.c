@@ -12,6 +12,11 @@
  * under NAME, so that a fingerprint whose first column is a row count gives
  * rows_lost (the RPO of a restore) as a figure thresholds can name.
  *
+ * With "against": OTHER it compares the probe's fresh result with OTHER's
+ * capture instead of its own: a restore into a new cluster is verified by a
+ * probe on the restored endpoint (which has nothing to capture before the
+ * fault) against the capture of the same query on the source.
+ *
  * It watches the probe by polling its last result every few milliseconds:
  * the probe keeps sampling at its own rate, and a poll costs nothing next to
  * that, whereas a second result observer would complicate the probe core
@@ -30,19 +35,22 @@
 struct compare_action {
   char *probe;
   char *figure; /* NULL: none */
+  char *against; /* the probe whose capture is compared; NULL: probe's */
   uv_timer_t poll;
   int open;     /* poll handle open */
   int ok;
   char msg[512];
 };
 
-static const char *const compare_keys[] = {"probe", "figure", NULL};
+static const char *const compare_keys[] = {"probe", "figure", "against",
+                                           NULL};
 
 static int compare_init(struct gd_action *a, const cJSON *spec,
                         const char *path, struct gd_error *err) {
-  const char *probe = NULL, *figure = NULL;
+  const char *probe = NULL, *figure = NULL, *against = NULL;
   int rc = gd_json_get_string(spec, "probe", path, 1, &probe, err);
   if (!rc) rc = gd_json_get_string(spec, "figure", path, 0, &figure, err);
+  if (!rc) rc = gd_json_get_string(spec, "against", path, 0, &against, err);
   if (rc) return rc;
   if (figure && !figure[0])
     return gd_error_set(err, GD_EINVAL, "%s.figure: must not be empty", path);
@@ -50,9 +58,11 @@ static int compare_init(struct gd_action *a, const cJSON *spec,
   if (!x) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
   x->probe = strdup(probe);
   x->figure = figure ? strdup(figure) : NULL;
-  if (!x->probe || (figure && !x->figure)) {
+  x->against = against ? strdup(against) : NULL;
+  if (!x->probe || (figure && !x->figure) || (against && !x->against)) {
     free(x->probe);
     free(x->figure);
+    free(x->against);
     free(x);
     return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
   }
@@ -62,13 +72,31 @@ static int compare_init(struct gd_action *a, const cJSON *spec,
 
 static void compare_describe(const struct gd_action *a, char *buf, size_t n) {
   const struct compare_action *x = a->ctx;
-  snprintf(buf, n, "compare probe %s with its capture at t0%s%s", x->probe,
-           x->figure ? "; figure " : "", x->figure ? x->figure : "");
+  if (x->against)
+    snprintf(buf, n, "compare probe %s with the capture of %s at t0%s%s",
+             x->probe, x->against, x->figure ? "; figure " : "",
+             x->figure ? x->figure : "");
+  else
+    snprintf(buf, n, "compare probe %s with its capture at t0%s%s", x->probe,
+             x->figure ? "; figure " : "", x->figure ? x->figure : "");
 }
 
-static const char *compare_probe_ref(const struct gd_action *a) {
+/* The probe read after recovery, and the one whose capture it is compared
+ * with (itself unless "against" names another). */
+static const char *compare_probe_ref(const struct gd_action *a, int i,
+                                     const char **key, int *capture) {
   const struct compare_action *x = a->ctx;
-  return x->probe;
+  if (i == 0) {
+    *key = "probe";
+    *capture = !x->against;
+    return x->probe;
+  }
+  if (i == 1 && x->against) {
+    *key = "against";
+    *capture = 1;
+    return x->against;
+  }
+  return NULL;
 }
 
 static int compare_has_figure(const struct gd_action *a, const char *name) {
@@ -103,26 +131,44 @@ static void finish(struct gd_action *a, int ok) {
   uv_close((uv_handle_t *)&x->poll, poll_closed);
 }
 
+static struct gd_probe *find_named(const struct gd_action *a,
+                                   const char *name) {
+  long k = a->sc ? gd_scenario_probe_index(a->sc, name) : -1;
+  return k < 0 ? NULL : &a->sc->probes[k];
+}
+
 static struct gd_probe *find_probe(const struct gd_action *a) {
   const struct compare_action *x = a->ctx;
-  long k = a->sc ? gd_scenario_probe_index(a->sc, x->probe) : -1;
-  return k < 0 ? NULL : &a->sc->probes[k];
+  return find_named(a, x->probe);
+}
+
+/* The probe whose capture is compared. */
+static struct gd_probe *find_captured(const struct gd_action *a) {
+  const struct compare_action *x = a->ctx;
+  return find_named(a, x->against ? x->against : x->probe);
 }
 
 static void poll_cb(uv_timer_t *t) {
   struct gd_action *a = t->data;
   struct compare_action *x = a->ctx;
-  struct gd_probe *p = find_probe(a);
-  if (!p || p->result_start_ns < a->started_ns) return; /* not fresh yet */
+  struct gd_probe *p = find_probe(a), *c = find_captured(a);
+  if (!p || !c || p->result_start_ns < a->started_ns) return; /* not fresh */
   char was[160], now[160];
-  show(p->captured_text, was, sizeof was);
+  show(c->captured_text, was, sizeof was);
   show(p->result_text, now, sizeof now);
-  if (x->figure && p->captured_has_value && p->result_has_value)
-    gd_action_add_figure(a, x->figure, p->captured_value - p->result_value);
-  int equal = (!p->captured_text && !p->result_text) ||
-              (p->captured_text && p->result_text &&
-               strcmp(p->captured_text, p->result_text) == 0);
-  if (equal)
+  if (x->figure && c->captured_has_value && p->result_has_value)
+    gd_action_add_figure(a, x->figure, c->captured_value - p->result_value);
+  int equal = (!c->captured_text && !p->result_text) ||
+              (c->captured_text && p->result_text &&
+               strcmp(c->captured_text, p->result_text) == 0);
+  if (equal && x->against)
+    snprintf(x->msg, sizeof x->msg, "probe %s equals the capture of %s: '%s'",
+             x->probe, x->against, now);
+  else if (x->against)
+    snprintf(x->msg, sizeof x->msg,
+             "probe %s differs from the capture of %s: was '%s', now '%s'",
+             x->probe, x->against, was, now);
+  else if (equal)
     snprintf(x->msg, sizeof x->msg, "probe %s equals its capture: '%s'",
              x->probe, now);
   else
@@ -134,15 +180,15 @@ static void poll_cb(uv_timer_t *t) {
 
 static int compare_run(struct gd_action *a, struct gd_error *err) {
   struct compare_action *x = a->ctx;
-  struct gd_probe *p = find_probe(a);
-  if (!p)
+  struct gd_probe *p = find_probe(a), *c = find_captured(a);
+  if (!p || !c)
     return gd_error_set(err, GD_ESTATE, "%s: probe '%s' is not running here",
-                        a->path, x->probe);
-  if (!p->has_capture)
+                        a->path, p ? x->against : x->probe);
+  if (!c->has_capture)
     return gd_error_set(err, GD_ESTATE,
                         "%s: nothing was captured from probe '%s' (no fault "
                         "was injected)",
-                        a->path, x->probe);
+                        a->path, x->against ? x->against : x->probe);
   if (!p->running)
     return gd_error_set(err, GD_ESTATE, "%s: probe '%s' has stopped", a->path,
                         x->probe);
@@ -176,6 +222,7 @@ static void compare_free(struct gd_action *a) {
   if (!x) return;
   free(x->probe);
   free(x->figure);
+  free(x->against);
   free(x);
   a->ctx = NULL;
 }

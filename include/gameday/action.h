@@ -36,9 +36,12 @@ struct gd_action_ops {
   /* Optional: figures this instance publishes besides `figures` (a name
    * the scenario chose, as compare's "figure"). */
   int (*has_figure)(const struct gd_action *a, const char *name);
-  /* Optional: the name of the probe this action reads (compare). The loader
-   * checks that the scenario has it and marks it for capture at t0. */
-  const char *(*probe_ref)(const struct gd_action *a);
+  /* Optional: the probes this action reads (compare), by index from 0
+   * until it returns NULL; *key is the key that named it (for messages) and
+   * *capture is set when the probe must be captured at t0. The loader
+   * checks that the scenario has each one. */
+  const char *(*probe_ref)(const struct gd_action *a, int i, const char **key,
+                           int *capture);
   /* Load time, no loop: validate spec and set a->ctx. */
   int (*init)(struct gd_action *a, const cJSON *spec, const char *path,
               struct gd_error *err);

@@ -18,7 +18,7 @@ enum gd_errcode {
   GD_EPERM = -8       /* refused by a safety rule */
 };
 
-#define GD_ERROR_MAX 512
+#define GD_ERROR_MAX 1024
 
 struct gd_error {
   int code;

@@ -137,6 +137,8 @@ struct gd_probe {
   unsigned max_inflight;     /* default 1 */
 
   /* run time; loop and curl are set before ops->start */
+  uint64_t t0_ns;             /* the run's t0 once the fault has started
+                                 (set by the driver), else 0 */
   uv_loop_t *loop;
   struct gd_curl *curl;
   gd_probe_result_cb on_result;

@@ -172,11 +172,61 @@ static void test_nothing_to_capture_aborts(void) {
   teardown(&c);
 }
 
+/* Recovery times out (the data never comes back): the verdict is fail, and
+ * the verify step still runs and says how much was lost. */
+static void test_timeout_still_verifies(void) {
+  struct ctx c;
+  if (setup(&c)) GD_SKIP("cannot make a temporary directory");
+  char *json = malloc(8192);
+  CU_ASSERT_FATAL(json != NULL);
+  snprintf(json, 8192,
+           "{\"name\": \"capture-timeout\",\n"
+           " \"vars\": {\"data\": \"%s\"},\n"
+           " \"probes\": {\n"
+           "   \"count\": {\"type\": \"exec\", \"argv\": [\"cat\", \"${data}\"],\n"
+           "             \"interval_ms\": 50, \"timeout_ms\": 2000},\n"
+           "   \"whole\": {\"type\": \"exec\", \"shell\": true,\n"
+           "             \"argv\": [\"grep -qx 3 ${data}\"],\n"
+           "             \"interval_ms\": 50, \"timeout_ms\": 2000}},\n"
+           " \"steady_state\": {\"probes\": [\"whole\"], \"for_ms\": 300},\n"
+           " \"fault\": [{\"type\": \"exec\", \"shell\": true,\n"
+           "             \"argv\": [\"echo 1 > ${data}\"]}],\n"
+           " \"recovery\": {\"probes\": [\"whole\"], \"stable_for_ms\": 100,\n"
+           "              \"timeout_ms\": 800},\n"
+           " \"verify\": [{\"type\": \"compare\", \"probe\": \"count\",\n"
+           "              \"figure\": \"lines_lost\", \"timeout_ms\": 3000}],\n"
+           " \"rollback\": [{\"type\": \"exec\", \"shell\": true,\n"
+           "              \"argv\": [\"echo 3 > ${data}\"]}]}\n",
+           c.data);
+  CU_ASSERT_FATAL(gd_test_write_file(c.scenario, json) == 0);
+  free(json);
+  struct gd_gdrun r;
+  int status = run(&c, &r);
+  if (status != 1) gd_gdrun_dump(&r);
+  CU_ASSERT_EQUAL(status, 1);
+  const cJSON *j = r.journal;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "fail");
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "reason"), "not recovered within 800 ms"));
+  const cJSON *chk = compare_check(j);
+  CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(chk, "ok")));
+  CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(chk, "message"),
+                                "differs from its capture: was '3', now '1'"));
+  CU_ASSERT_EQUAL(gd_jnum(j, "measurements.lines_lost"), 2);
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "rollback"), "done");
+  char *data = gd_test_read_file(c.data);
+  CU_ASSERT_STRING_EQUAL(data ? data : "", "3\n"); /* rolled back */
+  free(data);
+  gd_gdrun_free(&r);
+  teardown(&c);
+}
+
 int main(void) {
   static const struct gd_test tests[] = {
       {"restored data equals its capture; GAMEDAY_T0", test_restored_equal},
       {"data not restored: compare fails with the figure", test_not_restored_fails},
       {"nothing to capture: aborted before the fault", test_nothing_to_capture_aborts},
+      {"recovery timed out: verify still runs, verdict fail", test_timeout_still_verifies},
       {NULL, NULL},
   };
   return gd_test_run("e2e-capture", tests);

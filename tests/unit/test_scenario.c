@@ -428,7 +428,7 @@ static void test_top_level_errors(void) {
   {
     /* The message lists every kind of the table (which grows), starting
      * with the core ones. */
-    char known[512], want[700];
+    char known[GD_ERROR_MAX], want[GD_ERROR_MAX + 200];
     gd_probe_kind_names(known, sizeof known);
     CU_ASSERT_EQUAL(strncmp(known, "http, tcp, exec, postgres", 25), 0);
     snprintf(want, sizeof want,
@@ -667,6 +667,14 @@ static void test_safety(void) {
 static void test_compare_links(void) {
   cJSON *doc = minimal_doc();
   set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"nope\"}]");
+  expect_doc_error(doc, "verify[0].probe: no probe named 'nope'");
+  doc = minimal_doc();
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"web\", "
+                     "\"against\": \"nope\"}]");
+  expect_doc_error(doc, "verify[0].against: no probe named 'nope'");
+  doc = minimal_doc();
+  set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"nope\", "
+                     "\"against\": \"web\"}]");
   expect_doc_error(doc, "verify[0].probe: no probe named 'nope'");
   doc = minimal_doc();
   set(doc, "verify", "[{\"type\": \"compare\", \"probe\": \"web\", "
