@@ -14,6 +14,9 @@ extern const struct gd_probe_ops gd_probe_postgres;
 extern const struct gd_probe_ops gd_probe_aws_sqs_depth;
 extern const struct gd_probe_ops gd_probe_aws_asg_in_service;
 extern const struct gd_probe_ops gd_probe_aws_elbv2_healthy;
+extern const struct gd_probe_ops gd_probe_aws_rds_cluster;
+extern const struct gd_probe_ops gd_probe_aws_cloudwatch_alarm;
+extern const struct gd_probe_ops gd_probe_dns;
 
 extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
@@ -25,6 +28,10 @@ extern const struct gd_action_ops gd_action_aws_sqs_send;
 extern const struct gd_action_ops gd_action_aws_sqs_purge;
 extern const struct gd_action_ops gd_action_aws_ec2_terminate;
 extern const struct gd_action_ops gd_action_aws_call;
+extern const struct gd_action_ops gd_action_aws_rds_failover;
+extern const struct gd_action_ops gd_action_aws_rds_reboot;
+extern const struct gd_action_ops gd_action_aws_rds_restore;
+extern const struct gd_action_ops gd_action_aws_rds_delete;
 
 static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_http,
@@ -34,6 +41,9 @@ static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_aws_sqs_depth,
     &gd_probe_aws_asg_in_service,
     &gd_probe_aws_elbv2_healthy,
+    &gd_probe_aws_rds_cluster,
+    &gd_probe_aws_cloudwatch_alarm,
+    &gd_probe_dns,
     NULL,
 };
 
@@ -48,6 +58,10 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_aws_sqs_purge,
     &gd_action_aws_ec2_terminate,
     &gd_action_aws_call,
+    &gd_action_aws_rds_failover,
+    &gd_action_aws_rds_reboot,
+    &gd_action_aws_rds_restore,
+    &gd_action_aws_rds_delete,
     NULL,
 };
 
