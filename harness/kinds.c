@@ -26,6 +26,7 @@ extern const struct gd_action_ops gd_action_compare;
 extern const struct gd_action_ops gd_action_postgres;
 extern const struct gd_action_ops gd_action_aws_sqs_send;
 extern const struct gd_action_ops gd_action_aws_sqs_purge;
+extern const struct gd_action_ops gd_action_queue_reconcile;
 extern const struct gd_action_ops gd_action_aws_ec2_terminate;
 extern const struct gd_action_ops gd_action_aws_call;
 extern const struct gd_action_ops gd_action_aws_rds_failover;
@@ -56,6 +57,7 @@ static const struct gd_action_ops *const action_kinds[] = {
     &gd_action_postgres,
     &gd_action_aws_sqs_send,
     &gd_action_aws_sqs_purge,
+    &gd_action_queue_reconcile,
     &gd_action_aws_ec2_terminate,
     &gd_action_aws_call,
     &gd_action_aws_rds_failover,

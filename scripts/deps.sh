@@ -10,6 +10,12 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev
       postgresql-15 postgresql-client-15 haproxy supervisor etcd-server
       patroni python3-etcd)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(nginx-light wrk jq time procps); fi
+# The stack's queue tier (fauxqs and its workers, scenarios/local/stack/queue)
+# runs on Node. Checked by command, not by package: a Node 20 from another
+# source (NodeSource's nodejs bundles npm and conflicts with Debian's npm)
+# is what fauxqs wants, and must not be replaced by Debian's Node 18.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
-# fauxqs (a real SQS implementation on Node) for the AWS client's SQS test;
-# without npm that test says it is skipped and why.
+# The queue tier of the local stack (fauxqs, a real SQS implementation on
+# Node, and the workers' SQS client), also used by the SQS tests;
+# without npm those tests say they are skipped and why.
 if command -v npm >/dev/null 2>&1; then
-  npm ci --prefix tests/fauxqs --no-audit --no-fund --loglevel=error
+  npm ci --prefix scenarios/local/stack/queue --no-audit --no-fund --loglevel=error
 fi
 build=${GAMEDAY_TEST_BUILD:-build-asan}
 cmake -S . -B "$build" -DGAMEDAY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

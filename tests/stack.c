@@ -26,6 +26,12 @@ const char *gd_stack_missing(void) {
       "/usr/bin/psql", "/usr/bin/curl", "/usr/bin/setpriv", NULL};
   for (const char *const *p = progs; *p; p++)
     if (access(*p, X_OK) != 0) return *p;
+  /* The queue tier: Node and the stack's npm packages (npm ci). */
+  if (system("command -v node >/dev/null 2>&1") != 0) return "node";
+  static char mods[4096];
+  snprintf(mods, sizeof mods, "%s",
+           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
+  if (access(mods, R_OK) != 0) return mods;
   return NULL;
 }
 

@@ -14,7 +14,17 @@
  * action: the next calls would fail the same way. Cancel (the driver's
  * timeout, an interrupt) stops further batches and aborts the calls in
  * flight; their entries are reported as unconfirmed, since SQS may or may
- * not have taken them. */
+ * not have taken them.
+ *
+ * `ledger` (a file path) records what was sent exactly: one line per
+ * message SQS acknowledged, "seq<TAB>MessageId" (seq as {seq} expands),
+ * written as each batch's answer arrives; failed and unconfirmed entries
+ * are not in it. A verify step (queue.reconcile) matches it against what
+ * the consumers processed. The file is truncated when the action starts;
+ * a ledger that cannot be written fails the action, since whatever reads
+ * it afterwards would under-count. The writes are synchronous: a few dozen
+ * bytes per message to a local file, flushed once per batch answer. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +58,7 @@ struct send_action {
   double rate; /* messages per second; 0: as fast as the calls go */
   char *body;
   char *group; /* MessageGroupId (FIFO queues) */
+  char *ledger_path;
 
   /* run time */
   struct gd_action *a;
@@ -67,19 +78,22 @@ struct send_action {
   char entry_error[256]; /* first failed entry: "Code: message" */
   char call_error[GD_ERROR_MAX];
   char nonce[40];
+  FILE *ledger;
+  char ledger_error[256]; /* first write error */
   unsigned inflight;
   struct send_slot slots[SEND_INFLIGHT];
 };
 
 static const char *const send_keys[] = {"queue_url", "region", "count",
                                         "body", "batch", "rate_per_s",
-                                        "message_group_id", NULL};
+                                        "message_group_id", "ledger", NULL};
 
 static void ctx_free(struct send_action *x) {
   if (!x) return;
   gd_awskind_sqs_free(&x->q);
   free(x->body);
   free(x->group);
+  free(x->ledger_path);
   free(x);
 }
 
@@ -89,7 +103,7 @@ static int send_init(struct gd_action *a, const cJSON *spec, const char *path,
   if (!x) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
   long long count = 0, batch = SQS_BATCH_MAX;
   double rate = 0;
-  const char *body = "gameday message {seq}", *group = NULL;
+  const char *body = "gameday message {seq}", *group = NULL, *ledger = NULL;
   int rc;
   if ((rc = gd_awskind_sqs_parse(&x->q, spec, path, err)) ||
       (rc = gd_json_get_int(spec, "count", path, 1, 1, 1000000, &count,
@@ -100,8 +114,13 @@ static int send_init(struct gd_action *a, const cJSON *spec, const char *path,
                                err)) ||
       (rc = gd_json_get_string(spec, "body", path, 0, &body, err)) ||
       (rc = gd_json_get_string(spec, "message_group_id", path, 0, &group,
-                               err)))
+                               err)) ||
+      (rc = gd_json_get_string(spec, "ledger", path, 0, &ledger, err)))
     goto fail;
+  if (ledger && !ledger[0]) {
+    rc = gd_error_set(err, GD_EINVAL, "%s.ledger: must not be empty", path);
+    goto fail;
+  }
   /* The numbers a template expands to are at most 7 digits. */
   if (!body[0] || strlen(body) > SQS_BODY_MAX / 8) {
     rc = gd_error_set(err, GD_EINVAL,
@@ -119,7 +138,8 @@ static int send_init(struct gd_action *a, const cJSON *spec, const char *path,
   x->count = (uint64_t)count;
   x->batch = (unsigned)batch;
   x->rate = rate;
-  if (!(x->body = strdup(body)) || (group && !(x->group = strdup(group)))) {
+  if (!(x->body = strdup(body)) || (group && !(x->group = strdup(group))) ||
+      (ledger && !(x->ledger_path = strdup(ledger)))) {
     rc = gd_error_set(err, GD_ENOMEM, "%s: out of memory", path);
     goto fail;
   }
@@ -146,7 +166,9 @@ static void send_describe(const struct gd_action *a, char *buf, size_t n) {
   if (x->rate > 0 && off < n)
     off += (size_t)snprintf(buf + off, n - off, " at %g/s", x->rate);
   if (x->group && off < n)
-    snprintf(buf + off, n - off, ", group '%s'", x->group);
+    off += (size_t)snprintf(buf + off, n - off, ", group '%s'", x->group);
+  if (x->ledger_path && off < n)
+    snprintf(buf + off, n - off, ", ledger %s", x->ledger_path);
 }
 
 /* The body of message seq (0-based): the template with {seq} expanded. */
@@ -232,6 +254,34 @@ static void note_id(struct send_action *x, uint64_t seq, const char *mid) {
   x->have_id = 1;
 }
 
+static void ledger_error(struct send_action *x, const char *what) {
+  if (!x->ledger_error[0])
+    snprintf(x->ledger_error, sizeof x->ledger_error, "ledger %s: %s: %s",
+             x->ledger_path, what, strerror(errno));
+}
+
+/* One acknowledged message; seq is 0-based, the ledger says {seq}. */
+static void ledger_add(struct send_action *x, uint64_t seq, const char *mid) {
+  if (!x->ledger || x->ledger_error[0]) return;
+  if (!mid || !mid[0] || strpbrk(mid, "\t\r\n")) {
+    if (!x->ledger_error[0])
+      snprintf(x->ledger_error, sizeof x->ledger_error,
+               "ledger %s: message %" PRIu64 " acknowledged without a usable "
+               "MessageId",
+               x->ledger_path, seq + 1);
+    return;
+  }
+  if (fprintf(x->ledger, "%" PRIu64 "\t%s\n", seq + 1, mid) < 0)
+    ledger_error(x, "write");
+}
+
+/* Once per answer: what a batch acknowledged is on disk before the next
+ * one is counted. */
+static void ledger_flush(struct send_action *x) {
+  if (x->ledger && !x->ledger_error[0] && fflush(x->ledger) != 0)
+    ledger_error(x, "write");
+}
+
 static void on_batch(struct gd_aws_result *res, const struct gd_error *e,
                      void *arg) {
   struct send_slot *sl = arg;
@@ -256,10 +306,14 @@ static void on_batch(struct gd_aws_result *res, const struct gd_error *e,
       uint64_t seq;
       answered++;
       x->sent++;
-      if (entry_seq(it, &seq) == 0)
-        note_id(x, seq,
-                cJSON_GetStringValue(cJSON_GetObjectItem(it, "MessageId")));
+      if (entry_seq(it, &seq) == 0) {
+        const char *mid =
+            cJSON_GetStringValue(cJSON_GetObjectItem(it, "MessageId"));
+        note_id(x, seq, mid);
+        ledger_add(x, seq, mid);
+      }
     }
+    ledger_flush(x);
     cJSON_ArrayForEach(it, bad) {
       answered++;
       x->failed++;
@@ -332,6 +386,10 @@ static void pump(struct send_action *x) {
 
 static void report(struct send_action *x) {
   struct gd_action *a = x->a;
+  if (x->ledger) {
+    if (fclose(x->ledger) != 0) ledger_error(x, "close");
+    x->ledger = NULL;
+  }
   cJSON *d = cJSON_CreateObject();
   if (d) {
     cJSON_AddStringToObject(d, "queue_url", x->q.queue_url);
@@ -343,6 +401,7 @@ static void report(struct send_action *x) {
       cJSON_AddStringToObject(d, "first_id", x->first_id);
       cJSON_AddStringToObject(d, "last_id", x->last_id);
     }
+    if (x->ledger_path) cJSON_AddStringToObject(d, "ledger", x->ledger_path);
   }
   cJSON_Delete(a->detail);
   a->detail = d;
@@ -354,6 +413,9 @@ static void report(struct send_action *x) {
                    " failed, %" PRIu64 " unconfirmed)",
                    x->sent, x->count, x->batches, s, x->failed,
                    x->unconfirmed);
+  } else if (x->ledger_error[0]) {
+    gd_action_done(a, 0, "%s (sent %" PRIu64 " of %" PRIu64 " messages)",
+                   x->ledger_error, x->sent, x->count);
   } else if (x->call_error[0]) {
     gd_action_done(a, 0, "%s (sent %" PRIu64 " of %" PRIu64 " messages)",
                    x->call_error, x->sent, x->count);
@@ -398,6 +460,12 @@ static void finish(struct send_action *x) {
   gd_aws_close(x->aws, aws_closed, x);
 }
 
+/* The action did not start: nothing was sent, the ledger stays empty. */
+static void ledger_close_quiet(struct send_action *x) {
+  if (x->ledger) fclose(x->ledger);
+  x->ledger = NULL;
+}
+
 static int send_run(struct gd_action *a, struct gd_error *err) {
   struct send_action *x = a->ctx;
   if (x->aws) return gd_error_set(err, GD_ESTATE, "%s: already running",
@@ -405,9 +473,16 @@ static int send_run(struct gd_action *a, struct gd_error *err) {
   /* Only a few retries: a flood that is throttled should say so, not
    * stretch past its timeout. */
   struct gd_aws_options o = {.max_attempts = 3};
+  x->ledger_error[0] = 0;
+  if (x->ledger_path && !(x->ledger = fopen(x->ledger_path, "w")))
+    return gd_error_set(err, GD_EIO, "%s.ledger: cannot create '%s': %s",
+                        a->path, x->ledger_path, strerror(errno));
   int rc = gd_awskind_client(a->loop, a->curl, &x->q, &o, a->path, &x->aws,
                              err);
-  if (rc) return rc;
+  if (rc) {
+    ledger_close_quiet(x);
+    return rc;
+  }
   x->a = a;
   x->stopping = x->finishing = x->cancelled = 0;
   x->next = x->sent = x->failed = x->unconfirmed = x->batches = 0;
@@ -425,6 +500,7 @@ static int send_run(struct gd_action *a, struct gd_error *err) {
     gd_error_set(err, rc, "%s: %s", a->path, x->call_error);
     gd_aws_close(x->aws, NULL, NULL);
     x->aws = NULL;
+    ledger_close_quiet(x);
     return rc;
   }
   uv_timer_init(a->loop, &x->pace);
@@ -447,6 +523,7 @@ static void send_cancel(struct gd_action *a) {
 }
 
 static void send_free(struct gd_action *a) {
+  if (a->ctx) ledger_close_quiet(a->ctx);
   ctx_free(a->ctx);
   a->ctx = NULL;
 }

@@ -4,10 +4,27 @@
  * sample's value is the visible count, plus the in-flight one when
  * `include_in_flight` is true. Healthy while depth <= `max_depth`.
  *
- * The probe publishes `peak_depth`, the largest depth it read. The drain
- * time of a backlog is not computed here: a recovery probe's recovery_ms
- * (the driver's, from the timeline) is exactly when the depth came back
- * under max_depth to stay.
+ * The probe publishes `peak_depth`, the largest depth it read, and, when
+ * it stops (figures are read after every probe has stopped):
+ *
+ *   drain_ms          from t0 to the start of the first sample under
+ *                     max_depth after the last one over it, i.e. back under
+ *                     the threshold and staying there for the rest of the
+ *                     run (observe, verify, rollback: longer than any
+ *                     stable_for_ms). 0 when the depth never went over
+ *                     max_depth after t0; absent (a threshold on it then
+ *                     fails as "not measured") when it never came back.
+ *   drain_rate_per_s  (peak - depth at that first sample under) / time from
+ *                     the last sample that read the peak to it: how fast
+ *                     the consumers worked the backlog off, a plateau (the
+ *                     consumers stopped) left out.
+ *
+ * t0 is the driver's (p->t0_ns, set when the first fault action is
+ * issued), so drain_ms is exact to the sample: the first sample under the
+ * threshold is known to within one interval, like every other figure. Only samples that read a depth count; failed calls say
+ * nothing about the backlog. With max_inflight > 1 answers can arrive out
+ * of order; the bookkeeping is by sample start, so a late answer is placed
+ * where it belongs.
  *
  * One attempt per sample: the client's retries would hide the very
  * throttling and errors a probe is there to see, and the generic sample
@@ -36,6 +53,12 @@ struct depth_ctx {
   struct gd_aws *aws;
   int have_peak;
   double peak;
+  /* drain bookkeeping, by sample start (uv_hrtime) */
+  uint64_t t0;             /* estimated t0; 0 while in the baseline */
+  uint64_t peak_last;      /* last start that read the peak */
+  uint64_t over_last;      /* last start over max_depth, at or after t0 */
+  uint64_t under_first;    /* first start under it after over_last; 0 none */
+  double under_depth;      /* the depth it read */
   struct depth_slot *slots;
   void (*stop_done)(struct gd_probe *p);
   struct gd_probe *p;
@@ -43,7 +66,8 @@ struct depth_ctx {
 
 static const char *const depth_keys[] = {"queue_url", "region", "max_depth",
                                          "include_in_flight", NULL};
-static const char *const depth_figures[] = {"peak_depth", NULL};
+static const char *const depth_figures[] = {"peak_depth", "drain_ms",
+                                            "drain_rate_per_s", NULL};
 
 static void ctx_free(struct depth_ctx *c) {
   if (!c) return;
@@ -101,6 +125,7 @@ static int depth_start(struct gd_probe *p, struct gd_error *err) {
                              .total_timeout_ms = ms + 1000};
   c->p = p;
   c->have_peak = 0;
+  c->t0 = c->peak_last = c->over_last = c->under_first = 0;
   return gd_awskind_client(p->loop, p->curl, &c->q, &o, p->path, &c->aws, err);
 }
 
@@ -125,6 +150,36 @@ static enum gd_sample_class error_class(const struct gd_aws_result *res,
   /* The client keeps no errno; its message is all there is to go on. */
   if (strcasestr(e->msg, "refused")) return GD_SAMPLE_REFUSED;
   return GD_SAMPLE_CONNECT;
+}
+
+/* One depth read at sample start `at`. */
+static void drain_note(struct depth_ctx *c, uint64_t at, double depth) {
+  if (!c->t0 || at < c->t0) return;
+  if (depth > (double)c->max_depth) {
+    if (at > c->over_last) {
+      c->over_last = at;
+      if (c->under_first && c->under_first <= at) c->under_first = 0;
+    }
+  } else if (c->over_last && at > c->over_last &&
+             (!c->under_first || at < c->under_first)) {
+    c->under_first = at;
+    c->under_depth = depth;
+  }
+}
+
+/* At stop: the drain figures from what was noted. */
+static void drain_publish(struct depth_ctx *c, struct gd_probe *p) {
+  if (!c->t0) return; /* no fault: nothing drained */
+  if (!c->over_last) {
+    gd_probe_add_figure(p, "drain_ms", 0);
+    return;
+  }
+  if (!c->under_first) return; /* never back under: not measured */
+  gd_probe_add_figure(p, "drain_ms", (double)(c->under_first - c->t0) / 1e6);
+  if (c->have_peak && c->under_first > c->peak_last && c->peak_last)
+    gd_probe_add_figure(p, "drain_rate_per_s",
+                        (c->peak - c->under_depth) /
+                            ((double)(c->under_first - c->peak_last) / 1e9));
 }
 
 static void on_attrs(struct gd_aws_result *res, const struct gd_error *e,
@@ -154,8 +209,12 @@ static void on_attrs(struct gd_aws_result *res, const struct gd_error *e,
   if (!c->have_peak || depth > c->peak) {
     c->have_peak = 1;
     c->peak = depth;
+    c->peak_last = 0;
     gd_probe_add_figure(p, "peak_depth", depth);
   }
+  if (depth == c->peak && s->start_ns > c->peak_last)
+    c->peak_last = s->start_ns;
+  drain_note(c, s->start_ns, depth);
   if (depth > (double)c->max_depth)
     gd_sample_done(s, GD_SAMPLE_MISMATCH, "depth %.0f > %lld", depth,
                    c->max_depth);
@@ -175,6 +234,7 @@ static int depth_sample(struct gd_probe *p, struct gd_sample *s,
     s->data = sl;
   }
   sl->s = s;
+  if (!c->t0 && p->t0_ns) c->t0 = p->t0_ns;
   return gd_aws_call(c->aws, "sqs", "GetQueueAttributes", c->params, on_attrs,
                      sl, &sl->call, err);
 }
@@ -193,6 +253,7 @@ static void aws_closed(void *arg) {
 
 static void depth_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct depth_ctx *c = p->ctx;
+  drain_publish(c, p);
   if (!c->aws) {
     done(p);
     return;

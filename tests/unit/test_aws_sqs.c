@@ -1,6 +1,7 @@
 /* The SQS kinds against fauxqs, a third-party SQS implementation (npm,
- * tests/fauxqs) on loopback: aws.sqs.send_messages floods a queue in
- * batches (paced, cancelled), aws.sqs.queue_depth reads the backlog through
+ * scenarios/local/stack/queue, the local stack's queue tier) on loopback:
+ * aws.sqs.send_messages floods a queue in batches (paced, cancelled, with a
+ * ledger), aws.sqs.queue_depth reads the backlog through
  * the real scheduler, aws.sqs.purge_queue empties it; errors from a queue
  * that does not exist; bad keys at load time. Credentials are fake and in
  * the environment, IMDS is off, AWS_ENDPOINT_URL_SQS points at fauxqs:
@@ -53,9 +54,9 @@ static int fauxqs_up(void) {
   if (fauxqs_why) return -1;
   char mods[4096], script[4096], log[4096];
   snprintf(mods, sizeof mods, "%s",
-           gd_test_src("tests/fauxqs/node_modules/fauxqs"));
+           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
   snprintf(script, sizeof script, "%s",
-           gd_test_src("tests/fauxqs/loopback.mjs"));
+           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
   snprintf(log, sizeof log, "%s/fauxqs.log", home);
   if (system("command -v node >/dev/null 2>&1") != 0) {
     fauxqs_why = "node is not installed";
@@ -63,7 +64,8 @@ static int fauxqs_up(void) {
   }
   if (access(mods, R_OK) != 0) {
     fauxqs_why =
-        "tests/fauxqs/node_modules missing (npm ci --prefix tests/fauxqs)";
+        "scenarios/local/stack/queue/node_modules missing (npm ci --prefix "
+        "scenarios/local/stack/queue)";
     return -1;
   }
   fauxqs_port = gd_httpd_closed_port();
@@ -253,6 +255,7 @@ struct prun {
   char detail[PMAX][160];
   double peak;
   int has_peak;
+  int has_drain; /* drain_ms or drain_rate_per_s published */
 };
 
 static void prun_curl_closed(void *arg) { ((struct prun *)arg)->curl_closed = 1; }
@@ -263,6 +266,8 @@ static void prun_stopped(struct gd_probe *p, void *arg) {
     if (strcmp(p->figures[i].name, "peak_depth") == 0) {
       r->peak = p->figures[i].value;
       r->has_peak = 1;
+    } else if (strncmp(p->figures[i].name, "drain_", 6) == 0) {
+      r->has_drain = 1;
     }
   uv_close((uv_handle_t *)&r->stopper, NULL);
   gd_curl_close(r->curl, prun_curl_closed, r);
@@ -492,6 +497,220 @@ static void test_cancel(void) {
   CU_ASSERT_EQUAL(p.value[0], 20);
 }
 
+/* The ledger's lines, checked: "seq<TAB>MessageId", seq 1..count once
+ * each. The number of lines, or -1. ids[seq] gets the id (n+1 entries). */
+static int read_ledger(const char *path, char ids[][128], int n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[512];
+  int lines = 0;
+  while (fgets(line, sizeof line, f)) {
+    int seq = 0;
+    char id[128];
+    if (sscanf(line, "%d\t%127[^\n]", &seq, id) != 2 || seq < 1 || seq > n ||
+        ids[seq][0]) {
+      printf("\n    bad ledger line '%s'", line);
+      fclose(f);
+      return -1;
+    }
+    snprintf(ids[seq], sizeof ids[seq], "%s", id);
+    lines++;
+  }
+  fclose(f);
+  return lines;
+}
+
+static void test_ledger(void) {
+  NEED_FAUXQS();
+  char url[512], ledger[4096];
+  new_queue("gd-ledger", url, sizeof url);
+  snprintf(ledger, sizeof ledger, "%s/sent.ledger", home);
+  /* Left over from an earlier run: the action starts it afresh. */
+  gd_test_write_file(ledger, "999\told\n");
+  char spec[1024];
+  snprintf(spec, sizeof spec,
+           "{'type':'aws.sqs.send_messages','queue_url':'%%s','count':25,"
+           "'body':'m {seq}','ledger':'%s'}",
+           ledger);
+  struct arun r;
+  arun(&r, spec, url, -1);
+  CU_ASSERT_TRUE(r.a.ok);
+  GD_ASSERT_STR(r.a.message, "sent 25 messages in 3 batches (0 failed)");
+  static char ids[26][128];
+  memset(ids, 0, sizeof ids);
+  CU_ASSERT_EQUAL(read_ledger(ledger, ids, 25), 25);
+  GD_ASSERT_STR(ids[1], cJSON_GetStringValue(
+                            cJSON_GetObjectItem(r.a.detail, "first_id")));
+  GD_ASSERT_STR(ids[25], cJSON_GetStringValue(
+                             cJSON_GetObjectItem(r.a.detail, "last_id")));
+  gd_action_free(&r.a);
+  /* What a consumer receives is in the ledger, under the seq of its body. */
+  cJSON *got = sqs("ReceiveMessage",
+                   "{\"QueueUrl\":\"%s\",\"MaxNumberOfMessages\":10}", url);
+  const cJSON *m;
+  int n = 0;
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(got, "Messages")) {
+    const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(m, "MessageId"));
+    int seq = 0;
+    CU_ASSERT_FATAL(b && id && sscanf(b, "m %d", &seq) == 1);
+    CU_ASSERT(seq >= 1 && seq <= 25);
+    if (seq >= 1 && seq <= 25) GD_ASSERT_STR(ids[seq], id);
+    n++;
+  }
+  CU_ASSERT_EQUAL(n, 10);
+  cJSON_Delete(got);
+
+  /* Cancelled with calls in flight: only what SQS acknowledged is in it. */
+  snprintf(spec, sizeof spec,
+           "{'type':'aws.sqs.send_messages','queue_url':'%%s','count':100000,"
+           "'body':'x {seq}','ledger':'%s'}",
+           ledger);
+  arun(&r, spec, url, 150);
+  CU_ASSERT_FALSE(r.a.ok);
+  static char many[100001][128];
+  memset(many, 0, sizeof many);
+  double sent = detail_num(&r, "sent");
+  CU_ASSERT(sent > 0);
+  CU_ASSERT_EQUAL(read_ledger(ledger, many, 100000), (int)sent);
+  gd_action_free(&r.a);
+
+  /* A ledger that cannot be created: the action does not start. */
+  snprintf(spec, sizeof spec,
+           "{'type':'aws.sqs.send_messages','queue_url':'%%s','count':1,"
+           "'ledger':'%s/no/such/dir/l'}",
+           home);
+  arun(&r, spec, url, -1);
+  CU_ASSERT_NOT_EQUAL(r.start_rc, 0);
+  char want[4200];
+  snprintf(want, sizeof want,
+           "fault[0].ledger: cannot create '%s/no/such/dir/l': No such file "
+           "or directory",
+           home);
+  GD_ASSERT_STR(r.start_msg, want);
+  gd_action_free(&r.a);
+}
+
+/* The drain figures through the real scheduler: 30 messages, max_depth 10,
+ * a sample every 40 ms; the phase switch (t0) comes at 200 ms, the queue is
+ * purged once 10 samples are in, and the probe stops 10 samples later. */
+struct drun {
+  struct gd_probe p;
+  struct gd_curl *curl;
+  uv_timer_t t0, stopper;
+  char url[512];
+  int n, purged, stopping, curl_closed;
+  uint64_t t0_ns, purge_ns;
+};
+
+static void drun_curl_closed(void *arg) {
+  ((struct drun *)arg)->curl_closed = 1;
+}
+
+static void drun_stopped(struct gd_probe *p, void *arg) {
+  struct drun *r = arg;
+  (void)p;
+  uv_close((uv_handle_t *)&r->stopper, NULL);
+  gd_curl_close(r->curl, drun_curl_closed, r);
+}
+
+static void drun_stop(uv_timer_t *t) {
+  struct drun *r = t->data;
+  if (r->stopping) return;
+  r->stopping = 1;
+  gd_probe_stop(&r->p, drun_stopped, r);
+}
+
+static void drun_t0(uv_timer_t *t) {
+  struct drun *r = t->data;
+  r->t0_ns = uv_hrtime();
+  r->p.t0_ns = r->t0_ns; /* what the driver does at t0 */
+  gd_probe_set_phase(&r->p, GD_HIST_FAULT);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+static void drun_result(struct gd_probe *p, const struct gd_sample_result *s,
+                        void *arg) {
+  struct drun *r = arg;
+  (void)p;
+  (void)s;
+  r->n++;
+  if (r->n == 10 && !r->purged) {
+    /* Blocks this loop for the call: the next samples start late, which
+     * the probe must take in its stride. */
+    cJSON_Delete(sqs("PurgeQueue", "{\"QueueUrl\":\"%s\"}", r->url));
+    r->purged = 1;
+    r->purge_ns = uv_hrtime();
+  }
+  if (r->n >= 20 && !r->stopping) uv_timer_start(&r->stopper, drun_stop, 0, 0);
+}
+
+static double probe_figure(const struct gd_probe *p, const char *name) {
+  for (unsigned i = 0; i < p->nfigures; i++)
+    if (strcmp(p->figures[i].name, name) == 0) return p->figures[i].value;
+  return -1;
+}
+
+static void test_drain(void) {
+  NEED_FAUXQS();
+  struct drun r;
+  memset(&r, 0, sizeof r);
+  new_queue("gd-drain", r.url, sizeof r.url);
+  struct arun a;
+  arun(&a, "{'type':'aws.sqs.send_messages','queue_url':'%s','count':30}",
+       r.url, -1);
+  CU_ASSERT_TRUE_FATAL(a.a.ok);
+  gd_action_free(&a.a);
+
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"type\":\"aws.sqs.queue_depth\",\"queue_url\":\"%s\","
+           "\"interval_ms\":40,\"timeout_ms\":2000,\"max_depth\":10}",
+           r.url);
+  cJSON *spec = cJSON_Parse(text);
+  struct gd_error err = {0};
+  CU_ASSERT_EQUAL_FATAL(
+      gd_probe_init(&r.p, "depth", spec, "probes.depth", &err), 0);
+  cJSON_Delete(spec);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &r.curl, &err), 0);
+  uv_timer_init(&loop, &r.t0);
+  uv_timer_init(&loop, &r.stopper);
+  r.t0.data = r.stopper.data = &r;
+  uv_timer_start(&r.t0, drun_t0, 200, 0);
+  uv_timer_start(&r.stopper, drun_stop, 5000, 0); /* a guard */
+  r.p.on_result = drun_result;
+  r.p.on_result_arg = &r;
+  CU_ASSERT_EQUAL_FATAL(gd_probe_start(&r.p, &loop, r.curl, &err), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CU_ASSERT_EQUAL(r.curl_closed, 1);
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+  CU_ASSERT_TRUE(r.purged);
+
+  CU_ASSERT_EQUAL(probe_figure(&r.p, "peak_depth"), 30);
+  /* Back under 10 with the first sample after the purge: within an
+   * interval of purge - t0, plus what the purge call itself took; or one
+   * interval before, for a sample started just before the blocking purge
+   * whose request only went out after it. */
+  double want = (double)(r.purge_ns - r.t0_ns) / 1e6;
+  double drain = probe_figure(&r.p, "drain_ms");
+  if (drain < want - 40 || drain > want + 120)
+    printf("\n    drain_ms %.1f, purge at %.1f ms after t0 ", drain, want);
+  CU_ASSERT(drain >= want - 40 && drain <= want + 120);
+  CU_ASSERT(drain > 100); /* t0 at 200 ms, the purge hundreds of ms later */
+  /* 30 messages gone between the last sample at 30 and the first at 0. */
+  double rate = probe_figure(&r.p, "drain_rate_per_s");
+  CU_ASSERT(rate >= 30 / 0.3 && rate <= 30 / 0.02);
+  gd_probe_free(&r.p);
+
+  /* No phase switch (no fault): no drain figures at all. */
+  struct prun p;
+  depth(&p, r.url, "10", "", 2);
+  CU_ASSERT_EQUAL(p.value[0], 0);
+  CU_ASSERT_FALSE(p.has_drain);
+}
+
 static void test_fifo(void) {
   NEED_FAUXQS();
   cJSON *j = sqs("CreateQueue",
@@ -656,6 +875,9 @@ static void test_describe(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
   CU_ASSERT_PTR_NOT_NULL_FATAL(ops->figures);
   GD_ASSERT_STR(ops->figures[0], "peak_depth");
+  GD_ASSERT_STR(ops->figures[1], "drain_ms");
+  GD_ASSERT_STR(ops->figures[2], "drain_rate_per_s");
+  CU_ASSERT_PTR_NULL(ops->figures[3]);
   CU_ASSERT_PTR_NOT_NULL(gd_action_kind("aws.sqs.purge_queue"));
 }
 
@@ -672,6 +894,8 @@ WRAP(test_backlog_depth_purge)
 WRAP(test_rate)
 WRAP(test_cancel)
 WRAP(test_fifo)
+WRAP(test_ledger)
+WRAP(test_drain)
 WRAP(test_no_such_queue)
 WRAP(test_refused)
 WRAP(test_no_region)
@@ -683,6 +907,8 @@ int main(void) {
       {"send paced at a rate", test_rate_w},
       {"cancel stops the flood with what was sent", test_cancel_w},
       {"fifo queue: group and deduplication ids", test_fifo_w},
+      {"the ledger of what was sent", test_ledger_w},
+      {"drain time and rate after t0", test_drain_w},
       {"a queue that does not exist", test_no_such_queue_w},
       {"connection refused", test_refused_w},
       {"no region: the action does not start", test_no_region_w},

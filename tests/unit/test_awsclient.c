@@ -2,8 +2,9 @@
  * AWS endpoint that verifies every request's SigV4 signature by recomputing
  * it from the raw request, AWS error answers, bounded retries, timeouts and
  * cancellation; then SQS against fauxqs, a third-party SQS implementation
- * (npm, tests/fauxqs). Every test runs with a temporary HOME, credentials
- * from the environment and IMDS disabled, so nothing leaves 127.0.0.1. */
+ * (npm, scenarios/local/stack/queue). Every test runs with a temporary HOME,
+ * credentials from the environment and IMDS disabled, so nothing leaves
+ * 127.0.0.1. */
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -938,15 +939,16 @@ static int port_open(int port) {
 static pid_t fauxqs_start(int *port, const char *log, const char **why) {
   char mods[4096], script[4096];
   snprintf(mods, sizeof mods, "%s",
-           gd_test_src("tests/fauxqs/node_modules/fauxqs"));
+           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
   snprintf(script, sizeof script, "%s",
-           gd_test_src("tests/fauxqs/loopback.mjs"));
+           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
   if (system("command -v node >/dev/null 2>&1") != 0) {
     *why = "node is not installed";
     return -1;
   }
   if (access(mods, R_OK) != 0) {
-    *why = "tests/fauxqs/node_modules missing (npm ci --prefix tests/fauxqs)";
+    *why = "scenarios/local/stack/queue/node_modules missing (npm ci "
+           "--prefix scenarios/local/stack/queue)";
     return -1;
   }
   *port = gd_httpd_closed_port();

@@ -6,6 +6,11 @@
 #   stack.sh status [--dir RUNDIR]
 #   stack.sh down   [--dir RUNDIR] [--purge]
 #   stack.sh leader [--dir RUNDIR]      # prints the Patroni leader: pg1 or pg2
+#   stack.sh workers stop|start|status [--dir RUNDIR]  # the queue workers
+#   stack.sh backup [--dir RUNDIR]      # takes a new base backup
+#   stack.sh restore [--dir RUNDIR] [--time T | --time-ms MS] [--offset-ms N]
+#                    [--tables T1,T2] [--keep]
+#                    # point-in-time restore of tables (README.md, "Backups")
 #
 #   --dir RUNDIR  all state: configs, data, logs, pidfiles, ports.env
 #                 (default ${GAMEDAY_STACK_DIR:-/tmp/gameday-stack})
@@ -14,7 +19,15 @@
 #   --bin DIR     where faultserver is (default $GAMEDAY_BIN_DIR, else build/
 #                 of this repository)
 #   --web N       web instances, 1-9 (default 3)
+#   --workers N   queue workers, 1-9 (default 3), each consuming
+#                 GAMEDAY_STACK_WORKER_RATE messages/s (default 100)
 #   --purge       down: also delete RUNDIR once nothing runs
+#   --time T      restore: the target, any PostgreSQL timestamptz (RFC 3339)
+#   --time-ms MS  restore: the target in Unix epoch ms (default: GAMEDAY_T0,
+#                 which gameday sets for exec actions once its t0 happened)
+#   --offset-ms N restore: added to the target (may be negative)
+#   --tables LIST restore: the tables of database gameday to restore
+#                 (default items); --keep: leave the restored instance running
 #
 # The parts: three (N) faultserver web instances kept alive by supervisord,
 # which replaces a killed one after GAMEDAY_STACK_RESPAWN_DELAY seconds
@@ -27,11 +40,14 @@
 #
 # up: starts whatever part is not running (so it is safe on a stack that is
 # up, and brings back parts a scenario killed), creates the schema if missing,
-# and waits until every part is healthy (GAMEDAY_STACK_TIMEOUT seconds,
-# default 90). If a part does not come up it names it and its log, exits 1,
-# and leaves running what runs, for inspection: run "down" to stop it.
+# takes a first base backup into RUNDIR/backup when there is none, and waits
+# until every part is healthy (GAMEDAY_STACK_TIMEOUT seconds, default 90).
+# If a part does not come up it names it and its log, exits 1, and leaves
+# running what runs, for inspection: run "down" to stop it.
 # A stopped stack's data is reused by the next up (a restart); --purge wipes it.
-# status: one line per part, exit 0 only when all are healthy.
+# status: one line per part, exit 0 only when all are healthy; with
+# --only PART[,PART...] (lb, replication, backups, worker, web, ...) only those
+# lines, and the exit status is theirs.
 # down: stops every process by the pid it recorded (never by name): TERM,
 # wait, KILL after GAMEDAY_STACK_STOP_TIMEOUT seconds (default 20), then any
 # process left in the sessions of those processes; exit 0 when none is left.
@@ -63,17 +79,21 @@ now_ms() { date +%s%3N; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
+WORKERS_CMD='' WORKERS_N=3 workers_given=0
+if [ "$cmd" = workers ] && [ $# -gt 0 ] && [[ $1 != -* ]]; then WORKERS_CMD=$1; shift; fi
 DIR=${GAMEDAY_STACK_DIR:-/tmp/gameday-stack}
 BASE=${GAMEDAY_STACK_BASE:-18000}
 BIN=${GAMEDAY_BIN_DIR:-$REPO/build}
 WEB_N=3
 PURGE=0
 base_given=0 web_given=0
+R_TIME='' R_TIME_MS='' R_OFFSET_MS=0 R_TABLES=items R_KEEP=0 r_given=0
+ONLY=''
 while [ $# -gt 0 ]; do
   opt=$1 val=
   case $opt in
     --*=*) val=${opt#*=} opt=${opt%%=*} ;;
-    --dir | --base | --bin | --web)
+    --dir | --base | --bin | --web | --workers | --time | --time-ms | --offset-ms | --tables | --only)
       [ $# -ge 2 ] || { err "$opt: missing value"; exit 2; }
       val=$2; shift ;;
   esac
@@ -82,19 +102,29 @@ while [ $# -gt 0 ]; do
     --base) BASE=$val base_given=1 ;;
     --bin) BIN=$val ;;
     --web) WEB_N=$val web_given=1 ;;
+    --workers) WORKERS_N=$val workers_given=1 ;;
     --purge) PURGE=1 ;;
+    --time) R_TIME=$val r_given=1 ;;
+    --time-ms) R_TIME_MS=$val r_given=1 ;;
+    --offset-ms) R_OFFSET_MS=$val r_given=1 ;;
+    --tables) R_TABLES=$val r_given=1 ;;
+    --keep) R_KEEP=1 r_given=1 ;;
+    --only) ONLY=$val ;;
     -h | --help) usage; exit 0 ;;
     *) err "unknown option '$opt' (see stack.sh --help)"; exit 2 ;;
   esac
   shift
 done
 case $cmd in
-  up | status | down | leader) ;;
+  up | status | down | leader | backup | restore | workers) ;;
   -h | --help | help) usage; exit 0 ;;
   '') usage >&2; exit 2 ;;
-  *) err "unknown command '$cmd' (up, status, down, leader)"; exit 2 ;;
+  *) err "unknown command '$cmd' (up, status, down, leader, backup, restore, workers)"; exit 2 ;;
 esac
 [ "$PURGE" = 0 ] || [ "$cmd" = down ] || { err "--purge: only for down"; exit 2; }
+[ -z "$ONLY" ] || [ "$cmd" = status ] || { err "--only: only for status"; exit 2; }
+[ "$r_given" = 0 ] || [ "$cmd" = restore ] ||
+  { err "--time, --time-ms, --offset-ms, --tables, --keep: only for restore"; exit 2; }
 
 case $DIR in /*) ;; *) DIR=$PWD/$DIR ;; esac
 while [ "${DIR%/}" != "$DIR" ] && [ "$DIR" != / ]; do DIR=${DIR%/}; done
@@ -194,6 +224,7 @@ write_ports_env() {
     echo "PATRONI2_PIDFILE=$DIR/patroni2.pid"
     echo "PG1_PIDFILE=$DIR/pg1/postgres.pid"
     echo "PG2_PIDFILE=$DIR/pg2/postgres.pid"
+    queue_ports_env
   } >"$f.tmp" && mv -f "$f.tmp" "$f"
 }
 
@@ -449,10 +480,228 @@ check_all() {
   check_lb || rc=1
   check_writer || rc=1
   check_reader || rc=1
+  check_queue || rc=1
+  check_workers || rc=1
+  check_backups || rc=1
   return $rc
 }
 
 print_status() { printf '%s\n' "${STATUS_LINES[@]}"; }
+
+# ---- the queue tier ----
+
+# The SQS analogue: fauxqs (an SQS implementation on Node, pinned to
+# 127.0.0.1 by queue/loopback.mjs) holding the queue `work`, whose messages
+# go to the dead-letter queue `work-dlq` after QUEUE_MAX_RECEIVE receives
+# without a delete, and a pool of workers (queue/worker.mjs, the group
+# `workers` of the stack's supervisord) that consume it at WORKER_RATE
+# messages a second each and log what they processed in
+# queue/processed/worker-K.log. fauxqs keeps its queues in memory: up
+# creates them every time (the same attributes again is no error).
+QUEUE_HOME=$HERE/queue
+SQS_PORT=$((BASE + 90))
+SQS_ENDPOINT=http://127.0.0.1:$SQS_PORT
+# The URL fauxqs hands out for a queue (loopback.mjs: host 127.0.0.1); up
+# checks that it did.
+QUEUE_URL=http://sqs.us-east-1.127.0.0.1:$SQS_PORT/000000000000/work
+DLQ_URL=$QUEUE_URL-dlq
+QUEUE_VISIBILITY_S=5 QUEUE_MAX_RECEIVE=5
+WORKER_RATE=${GAMEDAY_STACK_WORKER_RATE:-100}
+[[ $WORKER_RATE =~ ^[1-9][0-9]{0,4}$ ]] ||
+  { err "GAMEDAY_STACK_WORKER_RATE: not a whole number of messages a second '$WORKER_RATE'"; exit 2; }
+if [[ ! $WORKERS_N =~ ^[1-9]$ ]]; then
+  err "--workers: not a count in 1..9 '$WORKERS_N'"; exit 2
+fi
+if [ -f "$DIR/ports.env" ]; then
+  rq=$(recorded QUEUE_WORKERS)
+  if [ -n "$rq" ] && [ "$rq" != "$WORKERS_N" ]; then
+    if [ "$workers_given" = 1 ]; then
+      err "$DIR holds a stack with $rq queue workers, not $WORKERS_N: 'down --purge' it first"
+      exit 2
+    fi
+    WORKERS_N=$rq
+  fi
+fi
+# The SDK warns on every start that its 2027 releases want Node 22.
+NODE=(env NODE_NO_WARNINGS=1 node)
+
+queue_ports_env() {
+  echo "SQS_PORT=$SQS_PORT"
+  echo "SQS_ENDPOINT=$SQS_ENDPOINT"
+  echo "QUEUE_URL=$QUEUE_URL"
+  echo "DLQ_URL=$DLQ_URL"
+  echo "QUEUE_WORKERS=$WORKERS_N"
+  echo "WORKER_RATE=$WORKER_RATE"
+  echo "QUEUE_DIR=$DIR/queue"
+  echo "QUEUE_PROCESSED='$DIR/queue/processed/*.log'"
+  echo "FAUXQS_PIDFILE=$DIR/fauxqs.pid"
+}
+
+# supervisord programs: one per worker, and the group that stack.sh workers
+# stop|start acts on.
+queue_programs() {
+  local k names=''
+  for ((k = 1; k <= WORKERS_N; k++)); do
+    names+=${names:+,}worker-$k
+    printf '%s\n' "[program:worker-$k]
+command=/usr/bin/env NODE_NO_WARNINGS=1 node $QUEUE_HOME/worker.mjs --dir $DIR/queue --name worker-$k --queue-url $QUEUE_URL --endpoint $SQS_ENDPOINT --rate $WORKER_RATE
+autostart=true
+autorestart=true
+startsecs=1
+startretries=5
+stopasgroup=true
+killasgroup=true
+stopsignal=TERM
+stopwaitsecs=5
+redirect_stderr=true
+stdout_logfile=$DIR/log/worker-$k.log
+stdout_logfile_maxbytes=10MB
+stdout_logfile_backups=1
+"
+  done
+  printf '%s\n' "[group:workers]
+programs=$names
+"
+}
+
+queue_preflight() {
+  command -v node >/dev/null 2>&1 ||
+    { err "queue tier: node is missing (apt-get install nodejs, or scripts/deps.sh)"; exit 1; }
+  if [ ! -d "$QUEUE_HOME/node_modules/fauxqs" ] || [ ! -d "$QUEUE_HOME/node_modules/@aws-sdk/client-sqs" ]; then
+    err "queue tier: no $QUEUE_HOME/node_modules (npm ci --prefix $QUEUE_HOME)"
+    exit 1
+  fi
+}
+
+# up, before anything starts: fauxqs's port when it is to start, and
+# workers orphaned by a supervisord that was killed (they would consume
+# next to their replacements).
+queue_plan() {
+  local pid f n
+  if pid=$(live_pid "$DIR/fauxqs.pid"); then
+    say "fauxqs already running (pid $pid)"
+  else
+    ports+=("$SQS_PORT")
+  fi
+  if ! live_pid "$DIR/supervisord.pid" >/dev/null; then
+    for f in "$DIR"/queue/worker-*.pid; do
+      n=${f##*/}
+      stop_file "orphaned ${n%.pid}" "$f" TERM 5
+    done
+  fi
+  mkdir -p "$DIR/queue/processed"
+}
+
+fauxqs_ready() { [ -s "$DIR/run/fauxqs.ready" ]; }
+
+# up: fauxqs if it is not running, then the queues.
+queue_start() {
+  local out k
+  if ! live_pid "$DIR/fauxqs.pid" >/dev/null; then
+    rm -f "$DIR/run/fauxqs.ready"
+    spawn fauxqs "$DIR/fauxqs.pid" "$DIR/log/fauxqs.log" \
+      env FAUXQS_PORT="$SQS_PORT" NODE_NO_WARNINGS=1 node "$QUEUE_HOME/loopback.mjs" \
+      "$DIR/run/fauxqs.ready"
+    started=1
+    # Until the background child has exec'd, its command line is this
+    # script's, which is not "ours": give it that moment before wait_for
+    # takes it for dead.
+    for ((k = 0; k < 40; k++)); do
+      live_pid "$DIR/fauxqs.pid" >/dev/null && break
+      sleep 0.05
+    done
+  fi
+  DAEMONS+=(fauxqs)
+  wait_for fauxqs_ready || give_up $? "fauxqs did not come up within ${UP_TIMEOUT}s (log: $DIR/log/fauxqs.log)"
+  if ! out=$("${NODE[@]}" "$QUEUE_HOME/admin.mjs" create "$SQS_ENDPOINT" work \
+    "$QUEUE_VISIBILITY_S" "$QUEUE_MAX_RECEIVE" 2>&1); then
+    check_all
+    fail_up "queue tier: could not create the queues: $out"
+  fi
+  if [ "$out" != "$QUEUE_URL"$'\n'"$DLQ_URL" ]; then
+    check_all
+    fail_up "queue tier: fauxqs named the queues '${out//$'\n'/, }', not $QUEUE_URL"
+  fi
+}
+
+check_queue() {
+  local pid out v f d dv
+  pid=$(live_pid "$DIR/fauxqs.pid") ||
+    { line queue FAIL "fauxqs not running (log: $DIR/log/fauxqs.log)"; return 1; }
+  if ! out=$("${NODE[@]}" "$QUEUE_HOME/admin.mjs" depth "$SQS_ENDPOINT" "$QUEUE_URL" "$DLQ_URL" 2>&1); then
+    line queue FAIL "fauxqs pid $pid, $SQS_ENDPOINT: $(first_line "$out") (log: $DIR/log/fauxqs.log)"
+    return 1
+  fi
+  { read -r v f; read -r d dv; } <<<"$out"
+  line queue ok "fauxqs pid $pid, $SQS_ENDPOINT, work: $v visible, $f in flight; work-dlq: $d"
+}
+
+check_workers() {
+  local k pid n rc=0 log
+  for ((k = 1; k <= WORKERS_N; k++)); do
+    log=$DIR/queue/processed/worker-$k.log
+    n=0
+    [ ! -f "$log" ] || n=$(wc -l <"$log")
+    if pid=$(live_pid "$DIR/queue/worker-$k.pid"); then
+      line "worker-$k" ok "pid $pid, $WORKER_RATE messages/s, $n processed so far"
+    else
+      line "worker-$k" FAIL "not running (stopped? log: $DIR/log/worker-$k.log)"
+      rc=1
+    fi
+  done
+  return $rc
+}
+
+# down: after supervisord (which stops the workers), any worker it left,
+# then fauxqs.
+queue_stop() {
+  local f n
+  for f in "$DIR"/queue/worker-*.pid; do
+    n=${f##*/}
+    stop_file "${n%.pid}" "$f" TERM 5
+  done
+  stop_file fauxqs "$DIR/fauxqs.pid" TERM "$STOP_TIMEOUT"
+  [ "$STOP_FAILED" != 0 ] || rm -f "$DIR"/queue/worker-*.pid "$DIR/fauxqs.pid" "$DIR/run/fauxqs.ready"
+}
+
+workers_running() {
+  local k
+  for ((k = 1; k <= WORKERS_N; k++)); do live_pid "$DIR/queue/worker-$k.pid" >/dev/null || return 1; done
+}
+workers_stopped() {
+  local k
+  for ((k = 1; k <= WORKERS_N; k++)); do ! live_pid "$DIR/queue/worker-$k.pid" >/dev/null || return 1; done
+}
+
+# stack.sh workers stop|start|status: the consumer pool through the stack's
+# own supervisord (the queue-consumers-stopped fault and its recovery).
+cmd_workers() {
+  local out
+  [ -f "$DIR/ports.env" ] || { err "no stack in $DIR (no ports.env)"; exit 1; }
+  live_pid "$DIR/supervisord.pid" >/dev/null ||
+    { err "supervisord is not running in $DIR: run stack.sh up"; exit 1; }
+  case $WORKERS_CMD in
+    stop | start)
+      out=$(supervisorctl -c "$DIR/supervisord.conf" "$WORKERS_CMD" 'workers:*' 2>&1)
+      printf '%s\n' "$out" | sed 's/^/stack: /'
+      DEADLINE=$(($(now_ms) + UP_TIMEOUT * 1000))
+      if [ "$WORKERS_CMD" = stop ]; then
+        wait_for workers_stopped || { err "workers still running after ${UP_TIMEOUT}s"; exit 1; }
+        say "$WORKERS_N workers stopped"
+      else
+        wait_for workers_running || { err "workers not all running after ${UP_TIMEOUT}s (logs: $DIR/log/worker-*.log)"; exit 1; }
+        say "$WORKERS_N workers running"
+      fi
+      ;;
+    status)
+      STATUS_LINES=()
+      check_workers; local rc=$?
+      print_status
+      exit $rc
+      ;;
+    *) err "workers: expected stop, start or status, got '${WORKERS_CMD}'"; exit 2 ;;
+  esac
+}
 
 # ---- up ----
 
@@ -525,6 +774,7 @@ stdout_logfile_maxbytes=10MB
 stdout_logfile_backups=1
 "$'\n'
   done
+  programs+=$(queue_programs)
   WEB_SERVERS=${servers%$'\n'} WEB_PROGRAMS=${programs%$'\n'} WEB_INSTANCES=$WEB_N
   render "$HERE/haproxy.cfg.in" "$DIR/haproxy.cfg" DIR WEB_PORT STATS_PORT WRITER_PORT \
     READER_PORT PG1_PORT PG2_PORT PATRONI1_API PATRONI2_API WEB_SERVERS WEB_INSTANCES
@@ -632,6 +882,7 @@ cmd_up() {
   t0=$(now_ms)
   DEADLINE=$((t0 + UP_TIMEOUT * 1000))
   preflight
+  queue_preflight
   mkdir -p "$DIR" || exit 1
   lock_dir
   mkdir -p "$DIR/log" "$DIR/run" "$DIR/bin" "$DIR/etcd"
@@ -683,9 +934,11 @@ cmd_up() {
       ports+=("$(pg_port "$n")")
     fi
   done
+  queue_plan
   check_ports "${ports[@]}"
   write_ports_env
   render_all
+  backup_prepare || fail_up "backups: cannot prepare $DIR/backup"
 
   # The web tier and the load balancer do not depend on the database.
   if [ "$start_etcd" = 1 ]; then
@@ -723,6 +976,7 @@ cmd_up() {
     started=1
   fi
 
+  queue_start
   DAEMONS+=(etcd supervisord haproxy)
   wait_for etcd_healthy || give_up $? "etcd did not come up within ${UP_TIMEOUT}s (log: $DIR/log/etcd.log)"
 
@@ -746,10 +1000,364 @@ cmd_up() {
   wait_for writer_ready ||
     give_up $? "the writer endpoint 127.0.0.1:$WRITER_PORT did not reach a primary within ${UP_TIMEOUT}s"
   create_schema || give_up 1 "could not create the schema through the writer endpoint"
+  ensure_base_backup || give_up 1 "could not take the first base backup"
   wait_for check_all ||
     give_up $? "not healthy after ${UP_TIMEOUT}s; the parts marked FAIL did not come up:"
   print_status
   say "healthy in $(awk -v ms=$(($(now_ms) - t0)) 'BEGIN {printf "%.1f", ms / 1000}') s; ports in $DIR/ports.env"
+}
+
+# ---- backups: WAL archive, base backups, point-in-time restore ----
+#
+# RUNDIR/backup is the stack's S3 analogue: wal/ holds every WAL segment a
+# leader closed (archive_command in patroni.yml.in, wal-archive.sh), base/TS/
+# the base backups (pg_basebackup from the leader, plain format, with the WAL
+# that makes each consistent, and gameday-backup.info written once it is
+# complete). A restore replays a base backup and the archive up to a time in
+# a throwaway instance, then copies tables back through the writer endpoint
+# (README.md, "Backups").
+
+BACKUP=$DIR/backup
+RESTORE_DIR=$DIR/restore
+RESTORE_PIDFILE=$RESTORE_DIR/postgres.pid
+RESTORE_TIMEOUT=$UP_TIMEOUT
+
+# The archiver and pg_basebackup run as the database account: it owns the
+# backup folders and gets the replication password in a file of its own
+# (RUNDIR/pgpass is root's).
+backup_prepare() {
+  install -d -o "$DB_OS_USER" -m 0700 "$BACKUP" "$BACKUP/wal" "$BACKUP/base" || return 1
+  install -m 0755 "$HERE/wal-archive.sh" "$DIR/bin/wal-archive.sh" || return 1
+  (umask 077 && printf '127.0.0.1:*:*:replicator:%s\n' "$REPL_PASSWORD" >"$BACKUP/pgpass") ||
+    return 1
+  chown "$DB_OS_USER" "$BACKUP/pgpass"
+}
+
+# The node Patroni says is the primary (pg1 or pg2), or fails.
+leader_node() {
+  local n
+  for n in "${NODES[@]}"; do
+    [ "$(http_code "http://127.0.0.1:$(api_port "$n")/primary")" = 200 ] && { echo "$n"; return 0; }
+  done
+  return 1
+}
+
+fmt_age() { # seconds
+  local s=$1
+  if [ "$s" -lt 120 ]; then echo "${s} s"
+  elif [ "$s" -lt 7200 ]; then echo "$((s / 60)) min"
+  else echo "$((s / 3600)) h"; fi
+}
+
+fmt_s() { awk -v ms="$1" 'BEGIN {printf "%.1f s", ms / 1000}'; }
+
+# RFC 3339 UTC with milliseconds, from epoch ms; and the same as
+# recovery_target_time reads it (it refuses the "T" and "Z" forms).
+ms_to_time() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+ms_to_pgtime() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" '+%Y-%m-%d %H:%M:%S.%3N+00'; }
+
+# "NAME END_MS" for each complete base backup, oldest first (the names sort
+# by time; a backup in progress is still .partial-NAME, hidden from the glob).
+base_backups() {
+  local d e
+  for d in "$BACKUP"/base/2*/; do
+    d=${d%/}
+    e=$(sed -n 's/^END_MS=//p' "$d/gameday-backup.info" 2>/dev/null)
+    [[ $e =~ ^[0-9]+$ ]] && echo "${d##*/} $e"
+  done
+}
+
+take_base_backup() {
+  local leader port t0 t1 ts tmp out size
+  leader=$(leader_node) || { err "backup: no Patroni node answers /primary"; return 1; }
+  port=$(pg_port "$leader")
+  backup_prepare || { err "backup: cannot prepare $BACKUP"; return 1; }
+  t0=$(now_ms)
+  ts=$(date -u -d "@$((t0 / 1000)).$(printf %03d $((t0 % 1000)))" +%Y%m%dT%H%M%S.%3NZ)
+  tmp=$BACKUP/base/.partial-$ts
+  # What a killed backup left (callers hold the run directory's lock, so no
+  # other backup is in progress).
+  rm -rf "$BACKUP"/base/.partial-*
+  # -c fast: an immediate checkpoint instead of waiting for the next one.
+  if ! out=$("${AS_DB[@]}" PGPASSFILE="$BACKUP/pgpass" PGCONNECT_TIMEOUT=5 \
+    "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$port" -U replicator -w -D "$tmp" \
+    -X stream -c fast -l "gameday $ts" 2>&1); then
+    rm -rf "$tmp"
+    err "backup: pg_basebackup from $leader (127.0.0.1:$port) failed: $(first_line "$out")"
+    return 1
+  fi
+  t1=$(now_ms)
+  # END_MS: the backup is consistent from here on, so only a target after
+  # it can be restored from it.
+  printf 'START_MS=%s\nEND_MS=%s\nNODE=%s\n' "$t0" "$t1" "$leader" >"$tmp/gameday-backup.info"
+  chown "$DB_OS_USER" "$tmp/gameday-backup.info"
+  mv "$tmp" "$BACKUP/base/$ts" || { err "backup: cannot rename $tmp"; return 1; }
+  size=$(du -sh "$BACKUP/base/$ts" 2>/dev/null | cut -f1)
+  say "base backup $ts from $leader in $(fmt_s $((t1 - t0))) (${size:-?}): $BACKUP/base/$ts"
+}
+
+# up: the first base backup, once the writer is there.
+ensure_base_backup() {
+  [ -n "$(base_backups)" ] && return 0
+  take_base_backup
+}
+
+cmd_backup() {
+  [ -f "$DIR/ports.env" ] || { err "no stack in $DIR (no ports.env): run stack.sh up"; exit 1; }
+  lock_dir
+  take_base_backup || exit 1
+}
+
+# status: the archiver (pg_stat_archiver on the leader) and the newest base
+# backup. Failing: archiving off or failing now, or no base backup.
+check_backups() {
+  local out mode count last age failed lastfail failing newest name end detail
+  if [ -z "$LEADER" ]; then
+    line backups FAIL "no leader to ask about archiving"
+    return 1
+  fi
+  out=$(sql "$(pg_port "$LEADER")" postgres postgres -F ' ' -c \
+    "SELECT current_setting('archive_mode'), archived_count, coalesce(last_archived_wal, '-'),
+            coalesce(round(extract(epoch FROM now() - last_archived_time))::bigint, -1),
+            failed_count, coalesce(last_failed_wal, '-'),
+            coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)
+       FROM pg_stat_archiver")
+  read -r mode count last age failed lastfail failing <<<"$out"
+  if [ "$mode" != on ] && [ "$mode" != always ]; then
+    line backups FAIL "archive_mode '$(first_line "$mode")' on $LEADER (a stack from before archiving: down, then up)"
+    return 1
+  fi
+  if [ "$last" = - ]; then
+    detail="archiver on $LEADER: nothing archived yet, $failed failed"
+  else
+    detail="archiver on $LEADER: $count archived, last $last $(fmt_age "$age") ago, $failed failed"
+  fi
+  if [ "$failing" = t ]; then
+    line backups FAIL "$detail; failing now on $lastfail (log: $DIR/$LEADER/log/postgresql.log)"
+    return 1
+  fi
+  newest=$(base_backups | tail -n 1)
+  if [ -z "$newest" ]; then
+    line backups FAIL "$detail; no base backup in $BACKUP/base (stack.sh backup)"
+    return 1
+  fi
+  read -r name end <<<"$newest"
+  line backups ok "$detail; newest base backup $name, $(fmt_age $((($(now_ms) - end) / 1000))) old; in $BACKUP"
+}
+
+# ---- restore ----
+
+# WAL file names: TTTTTTTTLLLLLLLLSSSSSSSS (timeline, log id, segment); the
+# segment number across log ids depends on the segment size.
+SEGS_PER_ID=0
+seg_no() { echo $((16#${1:8:8} * SEGS_PER_ID + 16#${1:16:8})); }
+
+# The first segment from FIRST to LAST (file names) that the archive has on
+# no timeline, as a file name; fails when there is none.
+archive_gap() { # first last
+  local f n a b
+  local -A have=()
+  for f in "$BACKUP"/wal/*; do
+    f=${f##*/}
+    [[ $f =~ ^[0-9A-F]{24}$ ]] && have[$(seg_no "$f")]=1
+  done
+  a=$(seg_no "$1") b=$(seg_no "$2")
+  for ((n = a; n <= b; n++)); do
+    if [ -z "${have[$n]:-}" ]; then
+      printf '%s%08X%08X\n' "${2:0:8}" $((n / SEGS_PER_ID)) $((n % SEGS_PER_ID))
+      return 0
+    fi
+  done
+  return 1
+}
+
+stop_restore_instance() {
+  stop_file "restore: postgres" "$RESTORE_PIDFILE" INT "$STOP_TIMEOUT"
+  [ -n "$(live_pid "$RESTORE_PIDFILE")" ] || rm -f "$RESTORE_PIDFILE"
+}
+
+# A failed restore stops its instance (nothing is left running) and keeps
+# its data directory and log for a look; the next restore replaces them.
+restore_fail() { # what
+  err "restore: $1"
+  if live_pid "$RESTORE_PIDFILE" >/dev/null; then stop_restore_instance >&2; fi
+  exit 1
+}
+
+# The target as epoch ms, PostgreSQL reading whatever text was given (so
+# anything recovery_target_time accepts is accepted).
+parse_time() { # text where
+  local out
+  out=$(sql "$WRITER_PORT" postgres postgres -c \
+    "SELECT round(extract(epoch FROM '${1//\'/\'\'}'::timestamptz) * 1000)::bigint") ||
+    { err "restore: $2: PostgreSQL does not read '$1' as a time: $(first_line "$out")"; exit 2; }
+  [[ $out =~ ^[0-9]+$ ]] || { err "restore: $2: '$1' is not a time after 1970"; exit 2; }
+  echo "$out"
+}
+
+restore_target() {
+  local ms src
+  if [ -n "$R_TIME" ]; then
+    ms=$(parse_time "$R_TIME" --time) || exit 2
+    src="--time $R_TIME"
+  elif [ -n "$R_TIME_MS" ]; then
+    [[ $R_TIME_MS =~ ^[0-9]{1,16}$ ]] || { err "--time-ms: not epoch milliseconds '$R_TIME_MS'"; exit 2; }
+    ms=$R_TIME_MS src="--time-ms $R_TIME_MS"
+  elif [ -n "${GAMEDAY_T0:-}" ]; then
+    ms=$(parse_time "$GAMEDAY_T0" GAMEDAY_T0) || exit 2
+    src="GAMEDAY_T0 $GAMEDAY_T0"
+  else
+    err "restore: no target: give --time T or --time-ms MS (gameday sets GAMEDAY_T0 for exec actions after t0)"
+    exit 2
+  fi
+  [[ $R_OFFSET_MS =~ ^-?[0-9]{1,12}$ ]] || { err "--offset-ms: not a number of milliseconds '$R_OFFSET_MS'"; exit 2; }
+  TARGET_MS=$((ms + R_OFFSET_MS))
+  TARGET_SRC=$src
+  [ "$R_OFFSET_MS" = 0 ] || TARGET_SRC+=", offset $R_OFFSET_MS ms"
+}
+
+cmd_restore() {
+  local t_start t tables=() tb out seg rc base name end first gap port logn
+  local t_archive t_copy t_recover t_back stop_line script counts
+  [ -f "$DIR/ports.env" ] || { err "no stack in $DIR (no ports.env): run stack.sh up"; exit 1; }
+  IFS=, read -r -a tables <<<"$R_TABLES"
+  [ ${#tables[@]} -gt 0 ] || { err "--tables: no table given"; exit 2; }
+  for tb in "${tables[@]}"; do
+    [[ $tb =~ ^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$ ]] ||
+      { err "--tables: not a plain table name '$tb'"; exit 2; }
+  done
+  restore_target
+  t_start=$(now_ms)
+  exec 8>"$DIR/.restore.lock"
+  flock -n 8 || { err "another stack.sh restore is working on $DIR"; exit 1; }
+  if t=$(live_pid "$RESTORE_PIDFILE"); then
+    err "restore: a restore instance runs already (pid $t, kept with --keep?): stack.sh down stops it"
+    exit 1
+  fi
+  say "target $(ms_to_time "$TARGET_MS") ($TARGET_SRC); tables ${tables[*]}"
+
+  # (a) Everything up to the target in the archive. Recovery stops at the
+  # first commit after the target, so there must be one: a target in the
+  # future is waited for, then a transaction commits (txid_current() makes
+  # it take an xid, so its commit is logged) and the segment is closed.
+  t=$(now_ms)
+  if [ "$TARGET_MS" -ge "$t" ]; then
+    if [ $((TARGET_MS - t)) -gt $((RESTORE_TIMEOUT * 1000)) ]; then
+      restore_fail "the target is $(fmt_s $((TARGET_MS - t))) in the future"
+    fi
+    say "waiting $(fmt_s $((TARGET_MS - t + 1))) for the target to pass"
+    sleep "$(awk -v ms=$((TARGET_MS - t + 1)) 'BEGIN {printf "%.3f", ms / 1000}')"
+  fi
+  out=$(sql "$WRITER_PORT" postgres "$DB_NAME" -c "SELECT txid_current()") ||
+    restore_fail "writer endpoint 127.0.0.1:$WRITER_PORT: $(first_line "$out")"
+  seg=$(sql "$WRITER_PORT" postgres postgres -c "SELECT pg_walfile_name(pg_switch_wal())") ||
+    restore_fail "pg_switch_wal through the writer endpoint: $(first_line "$seg")"
+  [[ $seg =~ ^[0-9A-F]{24}$ ]] || restore_fail "pg_switch_wal: unexpected answer '$seg'"
+  out=$(sql "$WRITER_PORT" postgres postgres -c \
+    "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")
+  [[ $out =~ ^[0-9]+$ ]] || restore_fail "wal_segment_size: unexpected answer '$(first_line "$out")'"
+  SEGS_PER_ID=$((0x100000000 / out))
+  t=$(now_ms)
+  until [ -f "$BACKUP/wal/$seg" ]; do
+    if [ $(($(now_ms) - t)) -ge $((RESTORE_TIMEOUT * 1000)) ]; then
+      out=$(sql "$WRITER_PORT" postgres postgres -F ' ' -c \
+        "SELECT failed_count, coalesce(last_failed_wal, '-') FROM pg_stat_archiver")
+      restore_fail "$seg not archived into $BACKUP/wal within ${RESTORE_TIMEOUT}s (pg_stat_archiver: failed_count, last_failed_wal: $(first_line "$out"))"
+    fi
+    sleep 0.1
+  done
+  t_archive=$(($(now_ms) - t_start))
+  say "archived up to $seg in $(fmt_s "$t_archive")"
+
+  # (b) The newest base backup complete before the target, the archive
+  # without gaps from its start to now, and a fresh instance recovering to
+  # the target.
+  base=$(base_backups | awk -v t="$TARGET_MS" '$2 < t {b = $1} END {print b}')
+  if [ -z "$base" ]; then
+    first=$(base_backups | head -n 1)
+    [ -z "$first" ] || first="the oldest, ${first% *}, completed at $(ms_to_time "${first#* }")"
+    restore_fail "no base backup completed before the target $(ms_to_time "$TARGET_MS") in $BACKUP/base (${first:-there is none}); take one with stack.sh backup"
+  fi
+  first=$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$BACKUP/base/$base/backup_label")
+  [ -n "$first" ] || restore_fail "$BACKUP/base/$base/backup_label: no START WAL LOCATION"
+  if gap=$(archive_gap "$first" "$seg"); then
+    restore_fail "archive gap: WAL segment $gap (or the same segment on another timeline) is not in $BACKUP/wal; the restore needs every segment from base backup $base ($first) to $seg"
+  fi
+  say "base backup $base (WAL from $first)"
+  t=$(now_ms)
+  rm -rf "$RESTORE_DIR/data"
+  install -d -o "$DB_OS_USER" -m 0700 "$RESTORE_DIR" || restore_fail "cannot create $RESTORE_DIR"
+  out=$("${AS_DB[@]}" cp -a "$BACKUP/base/$base" "$RESTORE_DIR/data" 2>&1) ||
+    restore_fail "copying the base backup: $(first_line "$out")"
+  rm -f "$RESTORE_DIR/data/gameday-backup.info"
+  "${AS_DB[@]}" touch "$RESTORE_DIR/data/recovery.signal"
+  t_copy=$(($(now_ms) - t))
+  port=$(/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])') || restore_fail "no free port on 127.0.0.1"
+  logn=0
+  [ ! -f "$DIR/log/restore.log" ] || logn=$(wc -l <"$DIR/log/restore.log")
+  t=$(now_ms)
+  # The configuration came with the backup (Patroni's, for the node it was
+  # taken from): what must differ is given on the command line, which
+  # wins. No archiving: the restore's own timeline stays out of the archive.
+  spawn "restore: postgres" "$RESTORE_PIDFILE" "$DIR/log/restore.log" \
+    "${AS_DB[@]}" "$PG_BIN/postgres" -D "$RESTORE_DIR/data" \
+    -c port="$port" -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
+    -c hba_file="$RESTORE_DIR/data/pg_hba.conf" -c ident_file="$RESTORE_DIR/data/pg_ident.conf" \
+    -c logging_collector=off -c cluster_name=gameday-restore \
+    -c archive_mode=off -c primary_conninfo= -c primary_slot_name= \
+    -c restore_command="cp $BACKUP/wal/%f %p" \
+    -c recovery_target_time="$(ms_to_pgtime "$TARGET_MS")" \
+    -c recovery_target_inclusive=off -c recovery_target_action=promote \
+    -c recovery_target_timeline=latest
+  until [ "$(sql "$port" postgres postgres -c 'SELECT pg_is_in_recovery()')" = f ]; do
+    if ! live_pid "$RESTORE_PIDFILE" >/dev/null; then
+      out=$(tail -n +"$((logn + 1))" "$DIR/log/restore.log" | grep -E 'FATAL|PANIC' | tail -n 2)
+      case $out in
+        *"before configured recovery target"*)
+          restore_fail "recovery ended before reaching the target: the archive ends before it, or has a gap ($out; log: $DIR/log/restore.log)" ;;
+      esac
+      restore_fail "the restore instance exited: ${out:-see the log} (log: $DIR/log/restore.log)"
+    fi
+    if [ $(($(now_ms) - t)) -ge $((RESTORE_TIMEOUT * 1000)) ]; then
+      restore_fail "the restore instance was not promoted within ${RESTORE_TIMEOUT}s (log: $DIR/log/restore.log)"
+    fi
+    sleep 0.2
+  done
+  t_recover=$(($(now_ms) - t))
+  stop_line=$(tail -n +"$((logn + 1))" "$DIR/log/restore.log" | grep -o 'recovery stopping .*' | head -n 1)
+  say "recovered and promoted on 127.0.0.1:$port in $(fmt_s "$t_recover"): ${stop_line:-no commit after the target was replayed}"
+
+  # (c) The restored tables replace the current ones in one transaction on
+  # the leader, through the writer endpoint: readers see the old rows or the
+  # restored ones, never a mix.
+  t=$(now_ms)
+  script=$RESTORE_DIR/copy-back.sql
+  echo "SET LOCAL lock_timeout = '10s';" >"$script"
+  for tb in "${tables[@]}"; do
+    out=$(sql "$port" postgres "$DB_NAME" -c "\\copy $tb TO '$RESTORE_DIR/$tb.copy'") ||
+      restore_fail "reading $tb from the restored instance: $(first_line "$out")"
+    printf 'DELETE FROM %s;\n\\copy %s FROM %s\n' "$tb" "$tb" "'$RESTORE_DIR/$tb.copy'" >>"$script"
+  done
+  for tb in "${tables[@]}"; do printf "SELECT '%s', count(*) FROM %s;\n" "$tb" "$tb" >>"$script"; done
+  counts=$(sql "$WRITER_PORT" postgres "$DB_NAME" -1 -F ' ' -f "$script") ||
+    restore_fail "copying back through the writer endpoint 127.0.0.1:$WRITER_PORT (nothing changed): $(first_line "$counts")"
+  t_back=$(($(now_ms) - t))
+  while read -r tb n; do
+    [ -n "$tb" ] && say "restored $tb: $n rows"
+  done <<<"$counts"
+
+  # (d) The instance goes; its data too unless kept.
+  rm -f "$RESTORE_DIR"/*.copy "$script"
+  if [ "$R_KEEP" = 1 ]; then
+    say "kept: the restored instance runs on 127.0.0.1:$port (pid $(pid_of "$RESTORE_PIDFILE"), data $RESTORE_DIR/data); stack.sh down stops it"
+  else
+    stop_restore_instance
+    rm -rf "$RESTORE_DIR/data"
+  fi
+  say "done in $(fmt_s $(($(now_ms) - t_start))): archive $(fmt_s "$t_archive"), base copy $(fmt_s "$t_copy"), recovery $(fmt_s "$t_recover"), copy back $(fmt_s "$t_back")"
 }
 
 # ---- status, leader ----
@@ -758,6 +1366,30 @@ cmd_status() {
   if [ ! -f "$DIR/ports.env" ]; then
     err "no stack in $DIR (no ports.env): run stack.sh up"
     exit 1
+  fi
+  if [ -n "$ONLY" ]; then
+    # Only some parts (a readiness check asks about one thing): every part
+    # is still checked, since some depend on others (the leader, HAProxy's
+    # stats), and the lines of the parts asked for decide. A part name also
+    # matches its numbered instances: "worker" is worker-1, worker-2, ...
+    local part l name st rest shown=0 bad=0
+    check_all
+    IFS=, read -r -a parts <<<"$ONLY"
+    for l in "${STATUS_LINES[@]}"; do
+      read -r name st rest <<<"$l"
+      for part in "${parts[@]}"; do
+        if [ "$name" = "$part" ] || [[ $name == "$part"-[0-9]* ]]; then
+          printf '%s\n' "$l"
+          shown=$((shown + 1))
+          [ "$st" = ok ] || bad=1
+        fi
+      done
+    done
+    if [ "$shown" = 0 ]; then
+      err "--only '$ONLY': no such part (see stack.sh status)"
+      exit 2
+    fi
+    exit "$bad"
   fi
   if check_all; then
     print_status
@@ -861,6 +1493,7 @@ cmd_down() {
     n=${f##*/}
     stop_file "${n%.pid}" "$f" TERM 5
   done
+  queue_stop
   if [ -f "$DIR/ports.env" ]; then
     for n in "${NODES[@]}"; do
       [ "$(http_code "http://127.0.0.1:$(api_port "$n")/primary" 1)" = 200 ] && leader=$n
@@ -875,6 +1508,7 @@ cmd_down() {
     stop_file "$n: postgres" "$DIR/$n/data/postmaster.pid" INT "$STOP_TIMEOUT"
   done
   stop_file etcd "$DIR/etcd.pid" TERM "$STOP_TIMEOUT"
+  stop_restore_instance
   sweep_sessions
 
   if [ "$STOP_FAILED" != 0 ]; then
