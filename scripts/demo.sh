@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The demo: builds gameday, brings up the local staging stack
 # (scenarios/local/stack) in a fresh run directory on free loopback ports,
-# runs the Design-for-Failure scenarios against it (instance-termination,
-# db-failover, db-writer-crash), prints the report, and takes the stack down
-# again, whatever happened (also on Ctrl-C). The journals, the JUnit XML and
-# the stack's logs land in the output folder (default out/demo).
+# asks `gameday check` whether it is safe to demo (the readiness file and
+# every scenario's steady state), runs the Design-for-Failure scenarios
+# against it (instance-termination, db-failover, db-writer-crash,
+# queue-backlog, queue-consumers-stopped, restore-from-backup), prints the
+# report, and takes the stack down again, whatever happened (also on
+# Ctrl-C). The journals, the JUnit XML and the stack's logs land in the
+# output folder (default out/demo).
 #
 #   scripts/demo.sh [OUTDIR]
 #
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 bash scripts/deps.sh
+[ -d scenarios/local/stack/queue/node_modules ] || npm ci --prefix scenarios/local/stack/queue --no-audit --no-fund --loglevel=error
 build=${GAMEDAY_DEMO_BUILD:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target gameday faultserver
@@ -84,20 +88,42 @@ fi
 
 # ports.env as --var NAME=value, every one of them (the scenarios use some).
 vars=()
+sqs_endpoint=
 while IFS= read -r line; do
   [[ $line =~ ^([A-Z0-9_]+)=\'?([^\']*)\'?$ ]] || continue
   vars+=(--var "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}")
+  [ "${BASH_REMATCH[1]}" != SQS_ENDPOINT ] || sqs_endpoint=${BASH_REMATCH[2]}
 done <"$run/ports.env"
+# The queue scenarios use gameday's AWS client against the stack's fauxqs:
+# its endpoint and dummy credentials (fauxqs checks none), as for any
+# SQS-compatible endpoint.
+export AWS_ENDPOINT_URL_SQS=$sqs_endpoint AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=gameday-local AWS_SECRET_ACCESS_KEY=gameday-local
+unset AWS_SESSION_TOKEN AWS_PROFILE
+scenarios=(
+  scenarios/local/instance-termination.json
+  scenarios/local/db-failover.json
+  scenarios/local/db-writer-crash.json
+  scenarios/local/queue-backlog.json
+  scenarios/local/queue-consumers-stopped.json
+  scenarios/local/restore-from-backup.json
+)
 
 # Ctrl-C reaches gameday too, which aborts the run and rolls back: the
 # script waits for that, then takes the stack down (handlers, unlike ignored
 # signals, are not inherited by gameday).
 trap : INT TERM
 set +e
-"$build/gameday" run \
-  scenarios/local/instance-termination.json \
-  scenarios/local/db-failover.json \
-  scenarios/local/db-writer-crash.json \
+echo "demo: is it safe to demo? gameday check"
+"$build/gameday" check scenarios/local/readiness.json "${scenarios[@]}" \
+  "${vars[@]}" --var stack_sh="$stack" --quiet \
+  --json "$out/check.json" --junit "$out/check-junit.xml"
+rc=$?
+if [ "$rc" != 0 ]; then
+  echo "demo: not ready (gameday check exit $rc): no fault injected" >&2
+  exit "$rc"
+fi
+"$build/gameday" run "${scenarios[@]}" \
   "${vars[@]}" --var stack_sh="$stack" --out "$out"
 rc=$?
 set -e
