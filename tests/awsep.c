@@ -79,6 +79,16 @@ static const struct awsep_service services[] = {
     {"monitoring", "2010-08-01",
      "http://monitoring.amazonaws.com/doc/2010-08-01/", 0,
      gd_awsep_cloudwatch_ops},
+    /* IAM is global: its signatures are scoped to us-east-1 whatever the
+     * client's region. */
+    {"iam", "2010-05-08", "https://iam.amazonaws.com/doc/2010-05-08/", 0,
+     gd_awsep_iam_ops, AWSEP_QUERY, NULL, NULL, "us-east-1"},
+    {"s3", NULL, "http://s3.amazonaws.com/doc/2006-03-01/", 0, gd_awsep_s3_ops,
+     AWSEP_REST_XML, NULL, awsep_s3_route, NULL},
+    {"cloudtrail", NULL, NULL, 0, gd_awsep_cloudtrail_ops, AWSEP_JSON11,
+     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", NULL, NULL},
+    {"lambda", NULL, NULL, 0, gd_awsep_lambda_ops, AWSEP_REST_JSON, NULL,
+     awsep_lambda_route, NULL},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -240,12 +250,49 @@ void awsep_end(struct awsep_req *r) {
 }
 
 /* An error body in the shape of svc (NULL: the generic ErrorResponse). */
+static void json_str(struct awsep_buf *b, const char *name, const char *v) {
+  cJSON *s = cJSON_CreateString(v);
+  char *t = cJSON_PrintUnformatted(s);
+  awsep_buf_printf(b, "\"%s\":%s", name, t);
+  free(t);
+  cJSON_Delete(s);
+}
+
 static void error_body(struct awsep_buf *b, const struct awsep_service *svc,
                        int status, const char *code, const char *msg,
                        const char *request_id) {
   b->len = 0;
   if (b->p) b->p[0] = 0;
+  if (svc && svc->proto == AWSEP_JSON11) {
+    /* JSON 1.1: the code in __type (the x-amzn-ErrorType header too). */
+    awsep_buf_puts(b, "{");
+    json_str(b, "__type", code);
+    awsep_buf_puts(b, ",");
+    json_str(b, "message", msg);
+    awsep_buf_puts(b, "}");
+    return;
+  }
+  if (svc && svc->proto == AWSEP_REST_JSON) {
+    /* Lambda: the code only in x-amzn-ErrorType; Type is the fault. */
+    awsep_buf_puts(b, "{");
+    json_str(b, "Type", status >= 500 ? "Service" : "User");
+    awsep_buf_puts(b, ",");
+    json_str(b, "Message", msg);
+    awsep_buf_puts(b, "}");
+    return;
+  }
   awsep_buf_puts(b, xml_decl);
+  if (svc && svc->proto == AWSEP_REST_XML) {
+    awsep_buf_puts(b, "<Error><Code>");
+    awsep_x_esc(b, code);
+    awsep_buf_puts(b, "</Code><Message>");
+    awsep_x_esc(b, msg);
+    awsep_buf_printf(b,
+                     "</Message><RequestId>%.16s</RequestId><HostId>"
+                     "awsep/%s=</HostId></Error>",
+                     request_id, request_id);
+    return;
+  }
   if (svc && svc->ec2_errors) {
     awsep_buf_puts(b, "<Response><Errors><Error><Code>");
     awsep_x_esc(b, code);
@@ -280,6 +327,16 @@ int awsep_error(struct awsep_req *r, int status, const char *code,
   r->status = status;
   snprintf(r->code, sizeof r->code, "%s", code);
   error_body(&r->out, r->svc, status, code, msg, r->request_id);
+  return 0;
+}
+
+int awsep_json(struct awsep_req *r, int status, cJSON *o) {
+  char *t = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  r->out.len = 0;
+  awsep_buf_puts(&r->out, t ? t : "{}");
+  free(t);
+  r->status = status;
   return 0;
 }
 
@@ -505,6 +562,18 @@ void awsep_iso(struct gd_awsep *ep, int64_t offset_ms, char out[32]) {
            (int)(w % 1000));
 }
 
+void awsep_days_ago(struct gd_awsep *ep, double days, char out[32]) {
+  int64_t w = ep->now + ep->wall_off - (int64_t)(days * 86400000.0);
+  time_t s = (time_t)(w / 1000);
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+double awsep_epoch(struct gd_awsep *ep) {
+  return (double)(ep->now + ep->wall_off) / 1000.0;
+}
+
 unsigned long awsep_serial(struct gd_awsep *ep) { return ++ep->serial; }
 
 void awsep_schedule(struct gd_awsep *ep, long delay_ms, awsep_change_fn fn,
@@ -569,10 +638,12 @@ static const char *hval(const char *head, const char *name, char *out,
 static const char *reason(int status) {
   switch (status) {
     case 200: return "OK";
+    case 301: return "Moved Permanently";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 412: return "Precondition Failed";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -590,19 +661,44 @@ static void send_all(int fd, const char *p, size_t n) {
   }
 }
 
-static void send_answer(int fd, int status, const char *ctype,
-                        const char *rid, const struct awsep_buf *body) {
-  char head[512];
+static void send_answer(int fd, int status, const struct awsep_service *svc,
+                        const char *code, const char *extra, const char *rid,
+                        const struct awsep_buf *body) {
+  int proto = svc ? svc->proto : AWSEP_QUERY;
+  const char *ctype = proto == AWSEP_JSON11     ? "application/x-amz-json-1.1"
+                      : proto == AWSEP_REST_JSON ? "application/json"
+                      : proto == AWSEP_REST_XML  ? "application/xml"
+                                                 : "text/xml";
+  char more[768];
+  /* S3 names its request id x-amz-request-id; the JSON protocols put the
+   * error code in x-amzn-ErrorType. */
+  snprintf(more, sizeof more, "%s: %s\r\n%s%s%s%s",
+           proto == AWSEP_REST_XML ? "x-amz-request-id" : "x-amzn-RequestId",
+           rid,
+           code && code[0] &&
+                   (proto == AWSEP_JSON11 || proto == AWSEP_REST_JSON)
+               ? "x-amzn-ErrorType: "
+               : "",
+           code && code[0] &&
+                   (proto == AWSEP_JSON11 || proto == AWSEP_REST_JSON)
+               ? code
+               : "",
+           code && code[0] &&
+                   (proto == AWSEP_JSON11 || proto == AWSEP_REST_JSON)
+               ? "\r\n"
+               : "",
+           extra ? extra : "");
+  char head[1536];
   char date[64];
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nx-amzn-RequestId: %s\r\n"
+                   "HTTP/1.1 %d %s\r\n%s"
                    "Content-Type: %s\r\nContent-Length: %zu\r\nDate: %s\r\n"
                    "\r\n",
-                   status, reason(status), rid, ctype, body->len, date);
+                   status, reason(status), more, ctype, body->len, date);
   send_all(fd, head, (size_t)n);
   send_all(fd, body->p ? body->p : "", body->len);
 }
@@ -636,7 +732,7 @@ static const char sig_mismatch[] =
  * one of ours (for the error's shape) even when the check fails. */
 static int verify(struct gd_awsep *ep, const char *head, const char *body,
                   size_t blen, const struct awsep_service **svc,
-                  struct auth_fail *f) {
+                  char scope_region[64], struct auth_fail *f) {
   char method[16], target[2048], auth[2048], date[64], v[2048];
   *svc = NULL;
   if (sscanf(head, "%15s %2047s", method, target) != 2)
@@ -655,6 +751,7 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                        "Authorization=%.40s",
                        auth);
   *svc = service_find(service);
+  snprintf(scope_region, 64, "%s", region);
   if (strcmp(akid, ep->akid) != 0)
     return (*svc && (*svc)->ec2_errors)
                ? auth_failed(f, 401, "AuthFailure",
@@ -668,11 +765,21 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                        "Credential should be scoped to correct service: "
                        "'%s' is not served here. ",
                        service);
-  if (strcmp(region, ep->region) != 0)
-    return auth_failed(f, 403, "SignatureDoesNotMatch",
-                       "Credential should be scoped to a valid region, not "
-                       "'%s'. ",
-                       region);
+  /* S3 takes any region here and answers a bucket's request in another
+   * region with a redirect; IAM only us-east-1. */
+  const char *want_region = (*svc)->scope_region ? (*svc)->scope_region
+                                                 : ep->region;
+  if ((*svc)->proto == AWSEP_REST_XML && region[0]) want_region = region;
+  if (strcmp(region, want_region) != 0)
+    return (*svc)->proto == AWSEP_REST_XML
+               ? auth_failed(f, 400, "AuthorizationHeaderMalformed",
+                             "The authorization header is malformed; the "
+                             "region '%s' is wrong; expecting '%s'",
+                             region, want_region)
+               : auth_failed(f, 403, "SignatureDoesNotMatch",
+                             "Credential should be scoped to a valid region, "
+                             "not '%s'. ",
+                             region);
   /* host and x-amz-date must be signed. */
   char list[1024];
   int has_host = 0, has_date = 0, has_tok = 0;
@@ -734,8 +841,15 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                              "invalid.");
   char phash[65];
   gd_sigv4_sha256_hex(body, blen, phash);
-  if (hval(head, "X-Amz-Content-Sha256", v, sizeof v) &&
-      strcmp(v, phash) != 0)
+  int s3 = (*svc)->proto == AWSEP_REST_XML;
+  if (s3 && !hval(head, "X-Amz-Content-Sha256", v, sizeof v))
+    return auth_failed(f, 400, "InvalidRequest",
+                       "Missing required header for this request: "
+                       "x-amz-content-sha256");
+  if (s3 && strcmp(v, GD_SIGV4_UNSIGNED_PAYLOAD) == 0)
+    snprintf(phash, sizeof phash, "%s", v);
+  else if (hval(head, "X-Amz-Content-Sha256", v, sizeof v) &&
+           strcmp(v, phash) != 0)
     return auth_failed(f, 400, "XAmzContentSHA256Mismatch",
                        "The provided 'x-amz-content-sha256' header does not "
                        "match what was computed.");
@@ -760,7 +874,9 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                                 .payload_hash = phash,
                                 .region = region,
                                 .service = service,
-                                .amz_date = date};
+                                .amz_date = date,
+                                /* S3 signs the path as sent. */
+                                .flags = s3 ? GD_SIGV4_S3 : 0};
   struct gd_sigv4_creds c = {ep->akid, ep->secret,
                              has_tok ? ep->token : NULL};
   struct gd_sigv4_result res = {0};
@@ -804,10 +920,122 @@ static void log_call(struct gd_awsep *ep, struct awsep_req *r) {
   cJSON_AddItemToArray(ep->calls, c);
 }
 
+/* The operation named in r->action, with forced failures first. */
+static void run_op(struct gd_awsep *ep, struct awsep_req *r) {
+  r->op = NULL;
+  for (const struct awsep_op *op = r->svc->ops; op->name; op++)
+    if (strcmp(op->name, r->action) == 0) r->op = op;
+  if (!r->op) {
+    awsep_error(r, 400, "UnknownOperationException",
+                "Unknown operation %s", r->action);
+    return;
+  }
+  const struct ep_rule *u = take_rule(ep, r->svc->name, r->action);
+  if (u) {
+    awsep_error(r, u->status, u->code, "%s", u->message);
+    return;
+  }
+  r->op->fn(r);
+  if (!r->status) awsep_error(r, 500, "InternalFailure", "no answer");
+}
+
+/* JSON 1.1: POST / with X-Amz-Target PREFIX.Operation and a JSON body. */
+static void dispatch_json(struct gd_awsep *ep, struct awsep_req *r,
+                          const char *head, const char *body, size_t blen) {
+  char v[256], ct[128];
+  size_t pl = strlen(r->svc->target);
+  if (!hval(head, "X-Amz-Target", v, sizeof v) ||
+      strncmp(v, r->svc->target, pl) != 0 || v[pl] != '.' || !v[pl + 1]) {
+    awsep_error(r, 400, "UnknownOperationException", "%s", "");
+    return;
+  }
+  snprintf(r->action, sizeof r->action, "%s", v + pl + 1);
+  if (strcmp(r->method, "POST") != 0 ||
+      !hval(head, "Content-Type", ct, sizeof ct) ||
+      strncmp(ct, "application/x-amz-json-1.1", 26) != 0) {
+    awsep_error(r, 400, "SerializationException",
+                "expected POST with Content-Type application/x-amz-json-1.1, "
+                "got %s '%s'",
+                r->method, ct);
+    return;
+  }
+  r->params = blen ? cJSON_ParseWithLength(body, blen) : cJSON_CreateObject();
+  if (!cJSON_IsObject(r->params)) {
+    cJSON_Delete(r->params);
+    r->params = NULL;
+    awsep_error(r, 400, "SerializationException",
+                "Start of structure or map found where not expected.");
+    return;
+  }
+  run_op(ep, r);
+}
+
+/* %XX decoding of a path ('+' is a plus there). */
+static char *path_decode(const char *s, size_t n) {
+  char *o = xrealloc(NULL, n + 1);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+        hexval(s[i + 2]) >= 0) {
+      o[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else
+      o[k++] = s[i];
+  }
+  o[k] = 0;
+  return o;
+}
+
+/* REST: the method, the path and the query name the operation (the
+ * service's route). S3's bucket is the host's first label when the host
+ * is a name (virtual-host style), else the path's first segment. */
+static void dispatch_rest(struct gd_awsep *ep, struct awsep_req *r,
+                          const char *head, const char *target) {
+  const char *q = strchr(target, '?');
+  size_t plen = q ? (size_t)(q - target) : strlen(target);
+  char *path = path_decode(target, plen);
+  r->params = form_parse(q ? q + 1 : "", q ? strlen(q + 1) : 0);
+  if (r->svc->proto == AWSEP_REST_XML) {
+    char host[256] = "";
+    hval(head, "Host", host, sizeof host);
+    host[strcspn(host, ":")] = 0;
+    int named = host[0] && strchr(host, '.') &&
+                strspn(host, "0123456789.") != strlen(host) &&
+                strncmp(host, "s3.", 3) != 0;
+    const char *rest = path;
+    if (named) {
+      snprintf(r->bucket, sizeof r->bucket, "%.*s", (int)strcspn(host, "."),
+               host);
+    } else if (path[0] == '/' && path[1]) {
+      size_t k = strcspn(path + 1, "/");
+      snprintf(r->bucket, sizeof r->bucket, "%.*s", (int)k, path + 1);
+      rest = path + 1 + k;
+    }
+    r->path = xstrdup(rest[0] ? rest : "/");
+    free(path);
+  } else {
+    r->path = path;
+  }
+  cJSON_AddStringToObject(r->params, "_method", r->method);
+  cJSON_AddStringToObject(r->params, "_path", r->path);
+  if (r->bucket[0]) cJSON_AddStringToObject(r->params, "_bucket", r->bucket);
+  if (r->svc->route(r) != 0) return;
+  run_op(ep, r);
+}
+
 static void dispatch(struct gd_awsep *ep, struct awsep_req *r,
                      const char *head, const char *body, size_t blen) {
   char method[16] = "", target[2048] = "", v[256];
   sscanf(head, "%15s %2047s", method, target);
+  snprintf(r->method, sizeof r->method, "%s", method);
+  if (r->svc->proto == AWSEP_JSON11) {
+    dispatch_json(ep, r, head, body, blen);
+    return;
+  }
+  if (r->svc->proto == AWSEP_REST_XML || r->svc->proto == AWSEP_REST_JSON) {
+    dispatch_rest(ep, r, head, target);
+    return;
+  }
   if (hval(head, "X-Amz-Target", v, sizeof v)) {
     /* None of these services speaks a JSON protocol. */
     awsep_error(r, 400, "UnknownOperationException",
@@ -874,12 +1102,23 @@ static void handle(struct gd_awsep *ep, int fd, const char *head,
   unsigned k = ++ep->reqno;
   snprintf(r.request_id, sizeof r.request_id, "%08x-%04x-4%03x-8%03x-%012x",
            0xa5e90000u + k, k & 0xffff, k & 0xfff, (k >> 12) & 0xfff, k);
-  if (verify(ep, head, body, blen, &svc, &f) != 0) {
+  if (verify(ep, head, body, blen, &svc, r.scope_region, &f) != 0) {
     ep->bad_sigs++;
     pthread_mutex_unlock(&ep->mu);
+    /* The JSON services and S3 name the same failures their own way. */
+    const char *code = f.code;
+    if (svc && (svc->proto == AWSEP_JSON11 || svc->proto == AWSEP_REST_JSON)) {
+      if (strcmp(code, "SignatureDoesNotMatch") == 0)
+        code = "InvalidSignatureException";
+      else if (strcmp(code, "InvalidClientTokenId") == 0)
+        code = "UnrecognizedClientException";
+    } else if (svc && svc->proto == AWSEP_REST_XML &&
+               strcmp(code, "InvalidClientTokenId") == 0) {
+      code = "InvalidAccessKeyId";
+    }
     struct awsep_buf b = {0};
-    error_body(&b, svc, f.status, f.code, f.msg, r.request_id);
-    send_answer(fd, f.status, "text/xml", r.request_id, &b);
+    error_body(&b, svc, f.status, code, f.msg, r.request_id);
+    send_answer(fd, f.status, svc, code, NULL, r.request_id, &b);
     awsep_buf_free(&b);
     return;
   }
@@ -889,8 +1128,10 @@ static void handle(struct gd_awsep *ep, int fd, const char *head,
   if (!r.params) r.params = cJSON_CreateObject();
   log_call(ep, &r);
   pthread_mutex_unlock(&ep->mu);
-  send_answer(fd, r.status, "text/xml", r.request_id, &r.out);
+  send_answer(fd, r.status, svc, r.code, r.extra_headers, r.request_id,
+              &r.out);
   cJSON_Delete(r.params);
+  free(r.path);
   awsep_buf_free(&r.out);
 }
 
@@ -1079,9 +1320,9 @@ int gd_awsep_load_tree(struct gd_awsep *ep, const cJSON *fixture, char *err,
   int rc = awsep_ec2_normalize(ep, why, sizeof why);
   if (!rc) rc = awsep_rds_normalize(ep, why, sizeof why);
   if (!rc) {
-    static const char *const lists[] = {"instances", "auto_scaling_groups",
-                                        "target_groups", "db_clusters",
-                                        "db_instances", "alarms"};
+    static const char *const lists[] = {
+        "instances", "auto_scaling_groups", "target_groups", "db_clusters",
+        "db_instances", "alarms", "buckets", "trails", "functions"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
       awsep_wlist(ep, lists[i]);
   }

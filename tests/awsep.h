@@ -1,6 +1,6 @@
-/* A test AWS endpoint: EC2, Auto Scaling, ELBv2, RDS and CloudWatch on one
- * loopback port, in-process on a thread of its own, for the AWS kinds'
- * tests. The client (or the gameday binary) points AWS_ENDPOINT_URL at it;
+/* A test AWS endpoint: EC2, Auto Scaling, ELBv2, RDS, CloudWatch, IAM, S3,
+ * CloudTrail and Lambda on one loopback port, in-process on a thread of its
+ * own, for the AWS kinds' tests. The client (or the gameday binary) points AWS_ENDPOINT_URL at it;
  * the service of a request is the one in its SigV4 credential scope.
  *
  * Every request is checked as AWS checks it: the SigV4 signature is
@@ -54,7 +54,11 @@
  *                    "name": "web", "port": 80, "protocol": "HTTP",
  *                    "vpc_id": "vpc-...", "load_balancers": ["arn..."],
  *                    "targets": [{"id": "i-...", "port": 80,
- *                                 "state": "healthy"}]}],
+ *                                 "state": "healthy",
+ *                                 "az": "eu-west-1b"}]}],
+ *                    (az: only for IP targets, Target/AvailabilityZone
+ *                    in DescribeTargetHealth; instances' zones come from
+ *                    DescribeInstances)
  *     "db_clusters": [{"id": "staging-aurora", "status": "available",
  *                    "engine": "aurora-postgresql", "engine_version": "15.4",
  *                    "port": 5432, "endpoint": "...", "reader_endpoint": "...",
@@ -70,14 +74,81 @@
  *                    "status": "available", "class": "db.r6g.large",
  *                    "engine": "aurora-postgresql", "az": "eu-west-1a",
  *                    "tags": {...}}],
+ *     "security_groups": [{"id": "sg-0123456789abcdef0",  (sg- + 8/17 hex)
+ *                    "name": "web", "description": "...",
+ *                    "vpc_id": "vpc-...", "tags": {...},
+ *                    "ingress": [{"protocol": "tcp", "from": 443,
+ *                                 "to": 443,        (default: from)
+ *                                 "cidrs": ["0.0.0.0/0"],
+ *                                 "ipv6_cidrs": ["::/0"],
+ *                                 "groups": ["sg-..."],
+ *                                 "prefix_lists": ["pl-..."]}],
+ *                    "egress": [...]}],  (default: all traffic out)
+ *                    Protocol "-1" (all traffic) is answered without
+ *                    ports, as EC2 does. DescribeSecurityGroups takes
+ *                    GroupId.N, GroupName.N, Filter.N (group-id,
+ *                    group-name, vpc-id, tag:K, tag-key), MaxResults and
+ *                    NextToken.
  *     "alarms": [{"name": "web-5xx", "state": "OK",
  *                 "metric": "HTTPCode_Target_5XX_Count",
  *                 "namespace": "AWS/ApplicationELB",
  *                 "dimensions": {"LoadBalancer": "app/web/50dc6c495c0c9188"},
  *                 "statistic": "Sum", "period": 60, "threshold": 10,
  *                 "comparison": "GreaterThanThreshold",
- *                 "evaluation_periods": 1}]
+ *                 "evaluation_periods": 1}],
+ *     "iam": {"account_mfa_enabled": true,  (AccountMFAEnabled 1)
+ *             "root_access_keys": false,    (AccountAccessKeysPresent)
+ *             "page_size": 100,             (ListUsers/ListAccessKeys
+ *                                            pages, unless MaxItems is
+ *                                            smaller)
+ *             "password_policy": {"MinimumPasswordLength": 14,
+ *                    "RequireSymbols": true, "RequireNumbers": true,
+ *                    "RequireUppercaseCharacters": true,
+ *                    "RequireLowercaseCharacters": true,
+ *                    "AllowUsersToChangePassword": true,
+ *                    "MaxPasswordAge": 90,  (0/absent: ExpirePasswords
+ *                                            false)
+ *                    "PasswordReusePrevention": 24, "HardExpiry": false},
+ *                    (absent or null: NoSuchEntity 404)
+ *             "users": [{"name": "alice",
+ *                    "created_days_ago": 400,    (or "created": ISO)
+ *                    "password_last_used_days_ago": 2,
+ *                    "access_keys": [{"id": "AKIA...",
+ *                                     "status": "Active",
+ *                                     "created_days_ago": 30,
+ *                                     "last_used_days_ago": 1,
+ *                                     (absent: never used)
+ *                                     "last_used_service": "s3"}]}]},
+ *     "s3_page_size": 10000,     (ListBuckets pages: ContinuationToken)
+ *     "buckets": [{"name": "assets", "region": "eu-west-1",
+ *                  (another region than the request's signature: 301
+ *                  PermanentRedirect with x-amz-bucket-region)
+ *                  "created": "2024-01-01T00:00:00.000Z",
+ *                  "public_access_block": {"BlockPublicAcls": true,
+ *                     "IgnorePublicAcls": true, "BlockPublicPolicy": true,
+ *                     "RestrictPublicBuckets": true},
+ *                  (absent: NoSuchPublicAccessBlockConfiguration 404)
+ *                  "policy": "public" | "private",
+ *                  (absent: NoSuchBucketPolicy 404)
+ *                  "acl_public": "READ"}],  (a grant to AllUsers)
+ *     "trails": [{"name": "main", "home_region": "eu-west-1",
+ *                 "multi_region": true, "logging": true,
+ *                 "s3_bucket": "...", "organization": false}],
+ *                 (multi-region trails of another home are shown as
+ *                 shadow trails; GetTrailStatus by ARN from anywhere)
+ *     "lambda_page_size": 50,    (ListFunctions pages)
+ *     "functions": [{"name": "api", "runtime": "python3.12",
+ *                    "package_type": "Zip"}]  (Image: no Runtime)
  *   }
+ * IAM answers only signatures scoped to us-east-1 (it is global), S3
+ * requires x-amz-content-sha256 and checks the path as sent (S3's rules),
+ * S3 takes path-style (/bucket/...) or virtual-host (bucket.host) requests
+ * and answers <Error><Code/>... errors; CloudTrail wants X-Amz-Target
+ * com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.Op and answers
+ * {"__type", "message"}; Lambda routes GET /2015-03-31/functions/ and
+ * puts its error codes in x-amzn-ErrorType. Call log "params" of REST
+ * requests are the query's plus "_method", "_path" and "_bucket"; of JSON
+ * requests, the body.
  * A cluster's "members" become db_instances (cluster, writer) when those
  * are not listed; the membership lives in db_instances. Endpoints default
  * to ID.cluster-c0ffee123456.REGION.rds.amazonaws.com (cluster-ro- for the

@@ -32,12 +32,29 @@ struct awsep_op {
   int (*fn)(struct awsep_req *r);
 };
 
+/* How a service's requests and answers look on the wire. */
+enum awsep_proto {
+  AWSEP_QUERY,    /* form body, XML answers (the default: 0) */
+  AWSEP_JSON11,   /* POST, X-Amz-Target PREFIX.Op, JSON both ways */
+  AWSEP_REST_XML, /* S3: method + path + query, XML answers */
+  AWSEP_REST_JSON /* Lambda: method + path + query, JSON answers */
+};
+
 struct awsep_service {
   const char *name;  /* SigV4 signing name = credential scope service */
   const char *version;
   const char *xmlns;
   int ec2_errors;    /* Response/Errors/Error and MissingParameter */
   const struct awsep_op *ops; /* {NULL} terminated */
+  int proto;         /* enum awsep_proto */
+  const char *target; /* json: the X-Amz-Target prefix */
+  /* rest: names the operation of r (r->method, r->path, r->bucket,
+   * r->params = the query) in r->action; or writes an error answer and
+   * returns -1. */
+  int (*route)(struct awsep_req *r);
+  /* The one region signatures must be scoped to (IAM: us-east-1); NULL:
+   * the endpoint's (S3: any, checked against the bucket's). */
+  const char *scope_region;
 };
 
 struct awsep_req {
@@ -50,6 +67,12 @@ struct awsep_req {
   int status;
   char code[128];
   struct awsep_buf out; /* the answer's body */
+  /* REST and JSON requests */
+  char method[16];
+  char *path;           /* rest: decoded, after the bucket for S3 */
+  char bucket[256];     /* s3: from the host or the first segment; "" */
+  char scope_region[64]; /* the region of the request's signature */
+  char extra_headers[512]; /* more answer headers, "Name: v\r\n" each */
 };
 
 extern const struct awsep_op gd_awsep_ec2_ops[];
@@ -57,6 +80,22 @@ extern const struct awsep_op gd_awsep_autoscaling_ops[];
 extern const struct awsep_op gd_awsep_elbv2_ops[];
 extern const struct awsep_op gd_awsep_rds_ops[];
 extern const struct awsep_op gd_awsep_cloudwatch_ops[];
+extern const struct awsep_op gd_awsep_iam_ops[];
+extern const struct awsep_op gd_awsep_s3_ops[];
+extern const struct awsep_op gd_awsep_cloudtrail_ops[];
+extern const struct awsep_op gd_awsep_lambda_ops[];
+int awsep_s3_route(struct awsep_req *r);
+int awsep_lambda_route(struct awsep_req *r);
+
+/* ---- JSON and REST answers ---- */
+
+/* Writes o (deleted) as the answer with this status. Returns 0. */
+int awsep_json(struct awsep_req *r, int status, cJSON *o);
+/* An ISO 8601 time days before the world's now ("2026-08-25T23:00:00Z"),
+ * for fixtures that say "created_days_ago". */
+void awsep_days_ago(struct gd_awsep *ep, double days, char out[32]);
+/* The world's wall clock, Unix seconds. */
+double awsep_epoch(struct gd_awsep *ep);
 
 /* ---- parameters ---- */
 

@@ -273,6 +273,16 @@ struct gd_aws_call {
   struct sbuf answer;
   int too_big;
   char hdr_request_id[96];
+  /* REST: the method, the call's path and query as they go on the wire
+   * ("/2015-03-31/functions/", "Marker=x"; path joins them to the
+   * endpoint's path), the caller's headers, S3's bucket (for the host or
+   * the path), the error code header of REST-JSON and the region S3 said
+   * the bucket lives in (x-amz-bucket-region). */
+  char *method, *rest_path, *rest_query, *bucket;
+  cJSON *rest_headers;
+  char hdr_error_type[128];
+  char hdr_bucket_region[64];
+  int redirected;
   /* Copies of this attempt's secrets, only to scrub them from answers. */
   char *secret, *token;
   uv_timer_t timer;
@@ -379,6 +389,13 @@ static void call_release(struct gd_aws_call *c) {
   free(c->host);
   free(c->payload);
   c->url = c->path = c->host = c->payload = NULL;
+  free(c->method);
+  free(c->rest_path);
+  free(c->rest_query);
+  free(c->bucket);
+  c->method = c->rest_path = c->rest_query = c->bucket = NULL;
+  cJSON_Delete(c->rest_headers);
+  c->rest_headers = NULL;
   if (c->res.xml) xmlFreeDoc(c->res.xml);
   cJSON_Delete(c->res.json);
   c->res.xml = NULL;
@@ -438,8 +455,15 @@ static size_t on_body(char *d, size_t sz, size_t nm, void *arg) {
 static size_t on_header(char *d, size_t sz, size_t nm, void *arg) {
   struct gd_aws_call *c = arg;
   size_t n = sz * nm;
-  static const char *const names[] = {"x-amzn-requestid:", "x-amz-request-id:"};
-  for (size_t i = 0; i < 2; i++) {
+  static const char *const names[] = {"x-amzn-requestid:", "x-amz-request-id:",
+                                      "x-amzn-errortype:",
+                                      "x-amz-bucket-region:"};
+  char *const dst[] = {c->hdr_request_id, c->hdr_request_id,
+                       c->hdr_error_type, c->hdr_bucket_region};
+  const size_t cap[] = {sizeof c->hdr_request_id, sizeof c->hdr_request_id,
+                        sizeof c->hdr_error_type,
+                        sizeof c->hdr_bucket_region};
+  for (size_t i = 0; i < 4; i++) {
     size_t k = strlen(names[i]);
     if (n > k && strncasecmp(d, names[i], k) == 0) {
       const char *v = d + k;
@@ -447,9 +471,9 @@ static size_t on_header(char *d, size_t sz, size_t nm, void *arg) {
       while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
       while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
         vl--;
-      if (vl >= sizeof c->hdr_request_id) vl = sizeof c->hdr_request_id - 1;
-      memcpy(c->hdr_request_id, v, vl);
-      c->hdr_request_id[vl] = 0;
+      if (vl >= cap[i]) vl = cap[i] - 1;
+      memcpy(dst[i], v, vl);
+      dst[i][vl] = 0;
     }
   }
   return n;
@@ -491,10 +515,22 @@ static void read_xml_error(struct gd_aws_call *c, xmlDoc *doc) {
     gd_aws_xml_text(id, NULL, c->res.request_id, sizeof c->res.request_id);
 }
 
+/* The error code of a JSON answer: REST-JSON's x-amzn-ErrorType header
+ * (read by on_header) first, then the body's __type or code, then Type:
+ * the last only when it is not a fault ("User", "Service"), which is what
+ * Lambda's body puts there beside the header. */
 static void read_json_error(struct gd_aws_call *c, const cJSON *j) {
+  if (c->hdr_error_type[0])
+    short_code(c->res.aws_code, sizeof c->res.aws_code, c->hdr_error_type);
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
   if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(j, "code");
-  if (cJSON_IsString(t))
+  if (!cJSON_IsString(t)) {
+    t = cJSON_GetObjectItemCaseSensitive(j, "Type");
+    if (cJSON_IsString(t) && (strcmp(t->valuestring, "User") == 0 ||
+                              strcmp(t->valuestring, "Service") == 0))
+      t = NULL;
+  }
+  if (cJSON_IsString(t) && !c->res.aws_code[0])
     short_code(c->res.aws_code, sizeof c->res.aws_code, t->valuestring);
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
   if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(j, "Message");
@@ -502,7 +538,17 @@ static void read_json_error(struct gd_aws_call *c, const cJSON *j) {
 }
 
 static int is_json(const struct gd_aws_call *c) {
-  return c->svc->protocol == GD_AWS_JSON10 || c->svc->protocol == GD_AWS_JSON11;
+  return c->svc->protocol == GD_AWS_JSON10 ||
+         c->svc->protocol == GD_AWS_JSON11 ||
+         c->svc->protocol == GD_AWS_REST_JSON;
+}
+
+static int is_rest(const struct gd_aws_service *svc) {
+  return svc->protocol == GD_AWS_REST_XML || svc->protocol == GD_AWS_REST_JSON;
+}
+
+static int is_s3(const struct gd_aws_call *c) {
+  return strcmp(c->svc->name, "s3") == 0;
 }
 
 /* Codes the SDKs' standard retry mode retries whatever the status. */
@@ -533,6 +579,7 @@ static int retryable_code(const char *code) {
 
 static void start_attempt(struct gd_aws_call *c);
 static void on_timer(uv_timer_t *t);
+static int endpoint_parts(struct gd_aws_call *c, struct gd_error *err);
 
 /* A failed attempt: another one after a jittered backoff when the failure
  * is transient and the budget allows, else the end. */
@@ -561,6 +608,45 @@ static void attempt_failed(struct gd_aws_call *c, int retryable) {
   finish(c, &e);
 }
 
+static int rest_target(struct gd_aws_call *c, struct gd_error *err);
+
+/* S3 answers a request sent to another region than the bucket's with 301
+ * PermanentRedirect (or 400 AuthorizationHeaderMalformed) and the bucket's
+ * region in x-amz-bucket-region: like the SDKs, ask again there, once.
+ * Returns 1 when a new attempt is under way. */
+static int redirect_region(struct gd_aws_call *c, long status) {
+  if (!is_s3(c) || c->redirected || !c->hdr_bucket_region[0] ||
+      (status != 301 && status != 307 && status != 400) ||
+      strcmp(c->hdr_bucket_region, c->ep.signing_region) == 0)
+    return 0;
+  struct gd_aws_endpoint ep;
+  struct gd_error e;
+  if (gd_aws_endpoint_resolve(c->a->cfg, c->svc->name, c->hdr_bucket_region,
+                              &ep, &e))
+    return 0;
+  c->redirected = 1;
+  c->ep = ep;
+  free(c->url);
+  free(c->path);
+  free(c->host);
+  c->url = c->path = c->host = NULL;
+  free(c->req.url);
+  c->req.url = NULL;
+  if (endpoint_parts(c, &e) || rest_target(c, &e) ||
+      !(c->req.url = strdup(c->url))) {
+    gd_error_set(&c->last, GD_EIO, "%s: redirect to region '%s': %s",
+                 c->what, c->hdr_bucket_region, e.msg);
+    attempt_failed(c, 0);
+    return 1;
+  }
+  /* Not a failure of the service: the redirect does not spend an
+   * attempt. */
+  c->res.attempts--;
+  c->state = ST_WAIT;
+  uv_timer_start(&c->timer, on_timer, 0, 0);
+  return 1;
+}
+
 static void answered(struct gd_aws_call *c, long status) {
   char *body = c->answer.p;
   size_t len = c->answer.len;
@@ -577,7 +663,8 @@ static void answered(struct gd_aws_call *c, long status) {
         fail(c, GD_EIO, "answer is not JSON (status %ld)", status);
         return;
       }
-    } else {
+    } else if (len > 0 || c->svc->protocol == GD_AWS_QUERY) {
+      /* REST-XML answers without a body (204, PUTs) have no document. */
       c->res.xml = xml_parse(body, len);
       if (!c->res.xml) {
         fail(c, GD_EIO, "answer is not XML (status %ld)", status);
@@ -594,9 +681,10 @@ static void answered(struct gd_aws_call *c, long status) {
     finish(c, NULL);
     return;
   }
+  if (redirect_region(c, status)) return;
   if (is_json(c)) {
     cJSON *j = len ? cJSON_ParseWithLength(body, len) : NULL;
-    if (j) read_json_error(c, j);
+    read_json_error(c, j); /* the header alone may name the error */
     cJSON_Delete(j);
   } else {
     xmlDoc *d = xml_parse(body, len);
@@ -663,10 +751,26 @@ static int send_request(struct gd_aws_call *c, const struct gd_aws_creds *cr,
   struct gd_aws *a = c->a;
   char target[256];
   const char *ctype;
-  struct gd_sigv4_header h[3];
+  struct gd_sigv4_header h[4 + GD_AWS_REST_MAX_HEADERS];
   size_t nh = 0;
+  unsigned flags = 0;
   h[nh++] = (struct gd_sigv4_header){"Host", c->host};
-  if (is_json(c)) {
+  if (is_rest(c->svc)) {
+    const cJSON *x;
+    int has_ctype = 0;
+    cJSON_ArrayForEach(x, c->rest_headers) {
+      h[nh++] = (struct gd_sigv4_header){x->string, x->valuestring};
+      if (strcasecmp(x->string, "Content-Type") == 0) has_ctype = 1;
+    }
+    if (c->payload[0] && !has_ctype)
+      h[nh++] = (struct gd_sigv4_header){
+          "Content-Type", c->svc->protocol == GD_AWS_REST_JSON
+                              ? "application/json"
+                              : "application/xml"};
+    /* S3 wants x-amz-content-sha256 on every request and signs the path
+     * as sent. */
+    if (is_s3(c)) flags |= GD_SIGV4_S3;
+  } else if (is_json(c)) {
     ctype = c->svc->protocol == GD_AWS_JSON10 ? "application/x-amz-json-1.0"
                                               : "application/x-amz-json-1.1";
     snprintf(target, sizeof target, "%s.%s", c->svc->target,
@@ -681,8 +785,10 @@ static int send_request(struct gd_aws_call *c, const struct gd_aws_creds *cr,
   struct tm tm;
   gmtime_r(&now, &tm);
   struct gd_sigv4_request r = {
-      .method = "POST",
+      .method = c->method ? c->method : "POST",
       .path = c->path,
+      .query = c->rest_query,
+      .flags = flags,
       .headers = h,
       .nheaders = nh,
       .payload = c->payload,
@@ -731,9 +837,17 @@ static int send_request(struct gd_aws_call *c, const struct gd_aws_creds *cr,
   c->answer = (struct sbuf){0};
   c->too_big = 0;
   c->hdr_request_id[0] = 0;
+  c->hdr_error_type[0] = 0;
+  c->hdr_bucket_region[0] = 0;
   c->errbuf[0] = 0;
   c->timed_out = 0;
-  c->req.body = c->payload; /* borrowed: detached again before the free */
+  /* borrowed: detached again before the free; a GET has none */
+  c->req.body = c->method && !c->payload[0] &&
+                        (strcmp(c->method, "GET") == 0 ||
+                         strcmp(c->method, "HEAD") == 0 ||
+                         strcmp(c->method, "DELETE") == 0)
+                    ? NULL
+                    : c->payload;
   rc = gd_httpreq_setup(&c->req, c->easy, (long)c->attempt_ms, on_body, c,
                         c->errbuf, c->what, err);
   c->req.body = NULL;
@@ -827,6 +941,232 @@ out:
   return rc;
 }
 
+/* ---- REST requests ---- */
+
+/* A bucket name that can be a host label: 3-63 of a-z 0-9 '-', not at the
+ * ends. Dotted names go path-style: over https, *.s3.amazonaws.com's
+ * certificate does not cover them (the SDKs do the same). */
+static int bucket_virtual_ok(const char *b) {
+  size_t n = strlen(b);
+  if (n < 3 || n > 63 || b[0] == '-' || b[n - 1] == '-') return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') ||
+          b[i] == '-'))
+      return 0;
+  return 1;
+}
+
+/* The request target of a REST call on c->ep: c->path (the endpoint's own
+ * path, then "/BUCKET" for path-style S3, then the call's path), c->host
+ * ("BUCKET." in front for virtual-host style) and c->url with the query.
+ * S3 is addressed virtual-host style on its default endpoints, path-style
+ * behind an endpoint override (a test server, MinIO, LocalStack: they
+ * rarely have wildcard DNS), as the SDKs do. */
+static int rest_target(struct gd_aws_call *c, struct gd_error *err) {
+  struct sbuf path = {0}, url = {0};
+  const char *base = c->path ? c->path : "/";
+  size_t bl = strlen(base);
+  while (bl && base[bl - 1] == '/') bl--;
+  int virt = c->bucket && strcmp(c->ep.source, "default") == 0 &&
+             bucket_virtual_ok(c->bucket);
+  sb_add(&path, base, bl);
+  if (c->bucket && !virt) {
+    sb_str(&path, "/");
+    sb_enc(&path, c->bucket);
+  }
+  sb_str(&path, c->rest_path);
+  if (virt) {
+    size_t hl = strlen(c->bucket) + strlen(c->host) + 2;
+    char *h = malloc(hl);
+    if (!h) path.oom = 1;
+    if (h) {
+      snprintf(h, hl, "%s.%s", c->bucket, c->host);
+      free(c->host);
+      c->host = h;
+    }
+  }
+  /* scheme://host[:port] of the endpoint, then the target. */
+  const char *sep = strstr(c->ep.url, "://");
+  sb_add(&url, c->ep.url, sep ? (size_t)(sep - c->ep.url) + 3 : 0);
+  sb_str(&url, c->host);
+  if (path.p) sb_str(&url, path.p);
+  if (c->rest_query && c->rest_query[0]) {
+    sb_str(&url, "?");
+    sb_str(&url, c->rest_query);
+  }
+  if (path.oom || url.oom || !path.p) {
+    free(path.p);
+    free(url.p);
+    return gd_error_set(err, GD_ENOMEM, "out of memory");
+  }
+  free(c->path);
+  free(c->url);
+  c->path = path.p;
+  c->url = url.p;
+  return 0;
+}
+
+static int valid_header_name(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+          (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+      return 0;
+  return 1;
+}
+
+static int query_value(const cJSON *v, char *num, size_t n, const char **out) {
+  if (cJSON_IsString(v)) {
+    *out = v->valuestring;
+  } else if (cJSON_IsBool(v)) {
+    *out = cJSON_IsTrue(v) ? "true" : "false";
+  } else if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (d == (double)(long long)d)
+      snprintf(num, n, "%lld", (long long)d);
+    else
+      snprintf(num, n, "%.17g", d);
+    *out = num;
+  } else {
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads a REST call's parameters (aws.h) into c. */
+static int rest_prepare(struct gd_aws_call *c, const cJSON *params,
+                        struct gd_error *err) {
+  static const char *const keys[] = {"_method", "_path", "_query",
+                                     "_headers", "_body", "_bucket", NULL};
+  const char *method = "GET", *path = "/";
+  const cJSON *x;
+  cJSON_ArrayForEach(x, params) {
+    const char *const *k = keys;
+    while (*k && strcmp(*k, x->string) != 0) k++;
+    if (!*k)
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters.%s: unknown key (a rest call takes "
+                          "_method, _path, _query, _headers, _body, "
+                          "_bucket)",
+                          x->string);
+  }
+  x = cJSON_GetObjectItemCaseSensitive(params, "_method");
+  if (x) {
+    if (!cJSON_IsString(x) || !x->valuestring[0] ||
+        strlen(x->valuestring) > 10)
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters._method: expected a method name");
+    for (const char *p = x->valuestring; *p; p++)
+      if (*p < 'A' || *p > 'Z')
+        return gd_error_set(err, GD_EINVAL,
+                            "parameters._method: must be uppercase, got '%s'",
+                            x->valuestring);
+    method = x->valuestring;
+  }
+  x = cJSON_GetObjectItemCaseSensitive(params, "_path");
+  if (x) {
+    if (!cJSON_IsString(x) || x->valuestring[0] != '/')
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters._path: expected a path starting "
+                          "with '/'");
+    path = x->valuestring;
+  }
+  x = cJSON_GetObjectItemCaseSensitive(params, "_bucket");
+  if (x) {
+    if (!is_s3(c))
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters._bucket: only for s3");
+    if (!cJSON_IsString(x) || !x->valuestring[0] ||
+        strchr(x->valuestring, '/') || strlen(x->valuestring) > 255)
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters._bucket: expected a bucket name");
+    if (!(c->bucket = strdup(x->valuestring))) goto oom;
+  }
+  if (!(c->method = strdup(method)) ||
+      !(c->rest_path = gd_sigv4_uri_encode(path, strlen(path), 1)))
+    goto oom;
+  struct sbuf q = {0};
+  char num[64];
+  const cJSON *v;
+  cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(params, "_query")) {
+    const cJSON *one = x, *list = cJSON_IsArray(x) ? x : NULL;
+    for (v = list ? list->child : one; v; v = list ? v->next : NULL) {
+      const char *val;
+      if (cJSON_IsNull(v)) continue;
+      if (query_value(v, num, sizeof num, &val)) {
+        free(q.p);
+        return gd_error_set(err, GD_EINVAL,
+                            "parameters._query.%s: expected a string, number "
+                            "or boolean",
+                            x->string);
+      }
+      if (q.len) sb_str(&q, "&");
+      sb_enc(&q, x->string);
+      /* An empty value is a sub-resource: "?policyStatus", as S3's
+       * references write it. */
+      if (val[0]) {
+        sb_str(&q, "=");
+        sb_enc(&q, val);
+      }
+    }
+  }
+  x = cJSON_GetObjectItemCaseSensitive(params, "_query");
+  if (x && !cJSON_IsObject(x)) {
+    free(q.p);
+    return gd_error_set(err, GD_EINVAL, "parameters._query: expected an object");
+  }
+  if (q.oom) {
+    free(q.p);
+    goto oom;
+  }
+  c->rest_query = q.p;
+  x = cJSON_GetObjectItemCaseSensitive(params, "_headers");
+  if (x) {
+    int n = 0;
+    if (!cJSON_IsObject(x))
+      return gd_error_set(err, GD_EINVAL,
+                          "parameters._headers: expected an object");
+    cJSON_ArrayForEach(v, x) {
+      if (++n > GD_AWS_REST_MAX_HEADERS)
+        return gd_error_set(err, GD_EINVAL,
+                            "parameters._headers: more than %d headers",
+                            GD_AWS_REST_MAX_HEADERS);
+      if (!valid_header_name(v->string) ||
+          strcasecmp(v->string, "Host") == 0 ||
+          strcasecmp(v->string, "Authorization") == 0 ||
+          strcasecmp(v->string, "Content-Length") == 0)
+        return gd_error_set(err, GD_EINVAL,
+                            "parameters._headers: header name '%s' is not "
+                            "allowed",
+                            v->string);
+      if (!cJSON_IsString(v) || strpbrk(v->valuestring, "\r\n"))
+        return gd_error_set(err, GD_EINVAL,
+                            "parameters._headers.%s: expected a one-line "
+                            "string",
+                            v->string);
+    }
+    if (!(c->rest_headers = cJSON_Duplicate(x, 1))) goto oom;
+  }
+  x = cJSON_GetObjectItemCaseSensitive(params, "_body");
+  if (cJSON_IsString(x))
+    c->payload = strdup(x->valuestring);
+  else if (x && (cJSON_IsObject(x) || cJSON_IsArray(x)) &&
+           c->svc->protocol == GD_AWS_REST_JSON)
+    c->payload = cJSON_PrintUnformatted(x);
+  else if (x)
+    return gd_error_set(err, GD_EINVAL,
+                        "parameters._body: expected a string%s",
+                        c->svc->protocol == GD_AWS_REST_JSON
+                            ? " or a JSON object"
+                            : "");
+  else
+    c->payload = strdup("");
+  if (!c->payload) goto oom;
+  return 0;
+oom:
+  return gd_error_set(err, GD_ENOMEM, "out of memory");
+}
+
 static int valid_operation(const char *op) {
   if (!op[0] || strlen(op) > 100) return 0;
   for (const char *p = op; *p; p++)
@@ -847,11 +1187,6 @@ int gd_aws_call(struct gd_aws *a, const char *service, const char *operation,
   if (!valid_operation(operation))
     return gd_error_set(err, GD_EINVAL, "%s: bad operation name '%s'",
                         svc->name, operation);
-  if (svc->protocol == GD_AWS_REST_XML || svc->protocol == GD_AWS_REST_JSON)
-    return gd_error_set(err, GD_EINVAL,
-                        "%s %s: the service's rest protocol is not supported "
-                        "yet",
-                        svc->name, operation);
   if (params && !cJSON_IsObject(params))
     return gd_error_set(err, GD_EINVAL, "%s %s: parameters: expected an object",
                         svc->name, operation);
@@ -868,12 +1203,15 @@ int gd_aws_call(struct gd_aws *a, const char *service, const char *operation,
   if (!rc) rc = endpoint_parts(c, err);
   if (!rc && svc->protocol == GD_AWS_QUERY) {
     rc = gd_aws_query_body(svc, operation, params, &c->payload, err);
+  } else if (!rc && is_rest(svc)) {
+    rc = rest_prepare(c, params, err);
+    if (!rc) rc = rest_target(c, err);
   } else if (!rc) {
     c->payload = params ? cJSON_PrintUnformatted(params) : strdup("{}");
     if (!c->payload) rc = gd_error_set(err, GD_ENOMEM, "out of memory");
   }
-  if (!rc &&
-      (!(c->req.url = strdup(c->url)) || !(c->req.method = strdup("POST"))))
+  if (!rc && (!(c->req.url = strdup(c->url)) ||
+              !(c->req.method = strdup(c->method ? c->method : "POST"))))
     rc = gd_error_set(err, GD_ENOMEM, "out of memory");
   if (rc) {
     if (err && strncmp(err->msg, c->what, strlen(c->what)) != 0) {

@@ -12,7 +12,49 @@
  *   json 1.0  POST, X-Amz-Target: PREFIX.Op, Content-Type
  *   json 1.1  application/x-amz-json-1.0 (1.1); the parameters object is
  *             the body, the answer a cJSON tree.
- *   rest-xml / rest-json are named in the table but not implemented yet.
+ *   rest-xml  S3, and rest-json, Lambda: the call names the HTTP request
+ *   rest-json itself, in reserved members of the parameters object (the
+ *             operation name is for messages and the IAM action name):
+ *               "_method"  "GET" (default), "PUT", ...
+ *               "_path"    the path, unescaped ("/2015-03-31/functions/");
+ *                          every byte but unreserved ones and '/' is
+ *                          percent-encoded once by the client
+ *               "_query"   {"Marker": "x", "MaxItems": 50,
+ *                           "publicAccessBlock": ""}: values strings,
+ *                          numbers, booleans or arrays of them (repeated
+ *                          names); "" sends the bare name, S3's
+ *                          sub-resource form "?publicAccessBlock"
+ *               "_headers" {"x-amz-expected-bucket-owner": "1234..."}, at
+ *                          most GD_AWS_REST_MAX_HEADERS; not Host,
+ *                          Authorization, Content-Length
+ *               "_body"    a string (sent as it is), or for rest-json an
+ *                          object sent as JSON (Content-Type
+ *                          application/json unless _headers sets one)
+ *               "_bucket"  S3 only: the bucket, addressed virtual-host
+ *                          style (BUCKET.s3.REGION.amazonaws.com) on the
+ *                          default endpoint and path-style (URL/BUCKET/...)
+ *                          behind an endpoint override or for names that
+ *                          are not one DNS label (dots), as the SDKs do
+ *             Any other member is an error. The answer: rest-xml the
+ *             parsed XML (NULL when the body is empty), rest-json a cJSON
+ *             tree ({} when empty). S3 is signed with S3's rules (the path
+ *             signed as sent, not encoded twice; x-amz-content-sha256 on
+ *             every request); a 301/400 naming the bucket's region in
+ *             x-amz-bucket-region is asked again there, once, without
+ *             spending an attempt. Errors: S3's <Error><Code/><Message/>
+ *             </Error>; rest-json's code from the x-amzn-ErrorType header,
+ *             else the body's __type or code, else its Type unless that is
+ *             a fault ("User", "Service", as Lambda writes beside the
+ *             header).
+ *   Examples: ("s3", "ListBuckets", {}), ("s3", "GetBucketPolicyStatus",
+ *   {"_bucket": "b", "_query": {"policyStatus": ""}}), ("lambda",
+ *   "ListFunctions", {"_path": "/2015-03-31/functions/", "_query":
+ *   {"Marker": m}}).
+ *
+ * IAM is a query service with one global endpoint per partition
+ * (iam.amazonaws.com, signed for us-east-1), AWS_ENDPOINT_URL_IAM or the
+ * other overrides of awsconfig.h apply, and the signing region stays
+ * us-east-1 behind them.
  *
  * Every request is signed with SigV4 (credentials from the provider, the
  * signing name and region from the endpoint resolution). AWS error answers
@@ -49,9 +91,12 @@ enum gd_aws_protocol {
   GD_AWS_QUERY,
   GD_AWS_JSON10,
   GD_AWS_JSON11,
-  GD_AWS_REST_XML, /* not implemented yet */
-  GD_AWS_REST_JSON /* not implemented yet */
+  GD_AWS_REST_XML, /* S3 */
+  GD_AWS_REST_JSON /* Lambda */
 };
+
+/* The most "_headers" a REST call may give. */
+#define GD_AWS_REST_MAX_HEADERS 8
 
 struct gd_aws_service {
   const char *name; /* endpoint prefix, as gd_aws_endpoint_resolve takes */
@@ -89,8 +134,9 @@ struct gd_aws_result {
    * what follows '#' ("QueueDoesNotExist"), message scrubbed. */
   char aws_code[128];
   char aws_message[512];
-  xmlDoc *xml;      /* query, success: the parsed answer */
-  cJSON *json;      /* json, success: the answer ({} when empty) */
+  xmlDoc *xml;      /* query, rest-xml, success: the parsed answer */
+  cJSON *json;      /* json, rest-json, success: the answer ({} when
+                       empty) */
   const char *body; /* the raw answer of the last attempt */
   size_t body_len;
 };

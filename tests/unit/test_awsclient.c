@@ -857,8 +857,20 @@ static void test_bad_input(void) {
   CU_ASSERT_STRING_EQUAL(g.err.msg, "unknown service 'nosuch'");
   CU_ASSERT_EQUAL(fx_call(&f, "ec2", "Bad&Op", NULL, &g), GD_EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(g.err.msg, "'Bad&Op'"));
-  CU_ASSERT_EQUAL(fx_call(&f, "s3", "ListBuckets", NULL, &g), GD_EINVAL);
-  CU_ASSERT_PTR_NOT_NULL(strstr(g.err.msg, "not supported"));
+  /* A rest call takes only its reserved members. */
+  CU_ASSERT_EQUAL(fx_call(&f, "s3", "ListBuckets", "{\"Bucket\": \"b\"}", &g),
+                  GD_EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(g.err.msg, "parameters.Bucket: unknown key"));
+  CU_ASSERT_EQUAL(fx_call(&f, "lambda", "ListFunctions",
+                          "{\"_bucket\": \"b\"}", &g),
+                  GD_EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(g.err.msg, "_bucket: only for s3"));
+  CU_ASSERT_EQUAL(fx_call(&f, "lambda", "ListFunctions",
+                          "{\"_path\": \"nopath\"}", &g),
+                  GD_EINVAL);
+  CU_ASSERT_EQUAL(fx_call(&f, "lambda", "ListFunctions",
+                          "{\"_headers\": {\"Host\": \"x\"}}", &g),
+                  GD_EINVAL);
   CU_ASSERT_EQUAL(fx_call(&f, "sqs", "ListQueues", "[1]", &g), GD_EINVAL);
   CU_ASSERT_EQUAL(atomic_load(&f.srv.requests), 0);
   fx_end(&f);

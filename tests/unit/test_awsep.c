@@ -463,7 +463,7 @@ static void test_raw_requests(void) {
                                       "elasticloadbalancing.amazonaws.com/doc/"
                                       "2015-12-01/\">"));
   CU_ASSERT_PTR_NOT_NULL(strstr(body, "<Code>SignatureDoesNotMatch</Code>"));
-  CU_ASSERT_EQUAL(raw_post(f.ep, "s3", NULL, NULL, 1, 0, "x=1", body,
+  CU_ASSERT_EQUAL(raw_post(f.ep, "kinesis", NULL, NULL, 1, 0, "x=1", body,
                            sizeof body),
                   403);
   CU_ASSERT_PTR_NOT_NULL(strstr(body, "scoped to correct service"));
