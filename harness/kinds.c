@@ -17,6 +17,19 @@ extern const struct gd_probe_ops gd_probe_aws_elbv2_healthy;
 extern const struct gd_probe_ops gd_probe_aws_rds_cluster;
 extern const struct gd_probe_ops gd_probe_aws_cloudwatch_alarm;
 extern const struct gd_probe_ops gd_probe_dns;
+extern const struct gd_probe_ops gd_probe_aws_posture_asg;
+extern const struct gd_probe_ops gd_probe_aws_posture_target_zones;
+extern const struct gd_probe_ops gd_probe_aws_posture_rds;
+extern const struct gd_probe_ops gd_probe_aws_posture_sqs_dlq;
+extern const struct gd_probe_ops gd_probe_aws_posture_alarms;
+extern const struct gd_probe_ops gd_probe_aws_security_open_sg;
+extern const struct gd_probe_ops gd_probe_aws_security_db_sg;
+extern const struct gd_probe_ops gd_probe_aws_security_root_mfa;
+extern const struct gd_probe_ops gd_probe_aws_security_password_policy;
+extern const struct gd_probe_ops gd_probe_aws_security_access_keys;
+extern const struct gd_probe_ops gd_probe_aws_security_s3_public;
+extern const struct gd_probe_ops gd_probe_aws_security_cloudtrail;
+extern const struct gd_probe_ops gd_probe_aws_security_lambda_runtimes;
 
 extern const struct gd_action_ops gd_action_http;
 extern const struct gd_action_ops gd_action_exec;
@@ -45,6 +58,19 @@ static const struct gd_probe_ops *const probe_kinds[] = {
     &gd_probe_aws_rds_cluster,
     &gd_probe_aws_cloudwatch_alarm,
     &gd_probe_dns,
+    &gd_probe_aws_posture_asg,
+    &gd_probe_aws_posture_target_zones,
+    &gd_probe_aws_posture_rds,
+    &gd_probe_aws_posture_sqs_dlq,
+    &gd_probe_aws_posture_alarms,
+    &gd_probe_aws_security_open_sg,
+    &gd_probe_aws_security_db_sg,
+    &gd_probe_aws_security_root_mfa,
+    &gd_probe_aws_security_password_policy,
+    &gd_probe_aws_security_access_keys,
+    &gd_probe_aws_security_s3_public,
+    &gd_probe_aws_security_cloudtrail,
+    &gd_probe_aws_security_lambda_runtimes,
     NULL,
 };
 

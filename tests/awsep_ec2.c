@@ -1,4 +1,5 @@
-/* The test AWS endpoint: EC2 (DescribeInstances, TerminateInstances) and
+/* The test AWS endpoint: EC2 (DescribeInstances, TerminateInstances,
+ * DescribeSecurityGroups) and
  * what a termination sets going in Auto Scaling and ELBv2: the instance
  * goes shutting-down -> terminated, its group marks it Terminating, drops
  * it and launches a replacement (Pending -> InService), its targets drain
@@ -24,6 +25,8 @@ static int state_code(const char *s) {
 }
 
 /* i- and 8 or 17 lower-case hex digits. */
+static int sg_wellformed(const char *id);
+
 static int id_wellformed(const char *id) {
   if (strncmp(id, "i-", 2) != 0) return 0;
   size_t n = 0;
@@ -185,6 +188,18 @@ int awsep_ec2_normalize(struct gd_awsep *ep, char *err, size_t n) {
         awsep_set_n(t, "port", awsep_n(tg, "port", 80));
       if (!awsep_s(t, "state", NULL)) awsep_set_s(t, "state", "healthy");
     }
+    i++;
+  }
+  i = 0;
+  cJSON *sg;
+  cJSON_ArrayForEach(sg, awsep_wlist(ep, "security_groups")) {
+    const char *id = awsep_s(sg, "id", NULL);
+    if (!id || !sg_wellformed(id)) {
+      snprintf(err, n, "fixture: security_groups[%d].id: want sg- and 8 or "
+               "17 hex digits, not '%s'", i, id ? id : "");
+      return -1;
+    }
+    if (!awsep_s(sg, "name", NULL)) awsep_set_s(sg, "name", id);
     i++;
   }
   return 0;
@@ -543,7 +558,207 @@ static int terminate_instances(struct awsep_req *r) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Security groups: world "security_groups", rules as the fixture writes
+ * them (awsep.h), answered as EC2's IpPermission lists. */
+
+/* sg- and 8 or 17 lower-case hex digits. */
+static int sg_wellformed(const char *id) {
+  if (strncmp(id, "sg-", 3) != 0) return 0;
+  size_t n = 0;
+  for (const char *p = id + 3; *p; p++, n++)
+    if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p)) return 0;
+  return n == 8 || n == 17;
+}
+
+static void x_strings(struct awsep_req *r, const cJSON *list, const char *el,
+                      const char *item_el, const char *field) {
+  const cJSON *it;
+  if (cJSON_GetArraySize(list) == 0) {
+    awsep_x_el(r, el, NULL);
+    return;
+  }
+  awsep_x_open(r, el);
+  cJSON_ArrayForEach(it, list) {
+    awsep_x_open(r, item_el);
+    awsep_x_el(r, field, cJSON_GetStringValue(it));
+    awsep_x_close(r, item_el);
+  }
+  awsep_x_close(r, el);
+}
+
+static void x_permissions(struct awsep_req *r, const char *el,
+                          const cJSON *rules) {
+  const cJSON *rule, *it;
+  if (cJSON_GetArraySize(rules) == 0) {
+    awsep_x_el(r, el, NULL);
+    return;
+  }
+  awsep_x_open(r, el);
+  cJSON_ArrayForEach(rule, rules) {
+    const char *proto = awsep_s(rule, "protocol", "tcp");
+    awsep_x_open(r, "item");
+    awsep_x_el(r, "ipProtocol", proto);
+    /* Protocol -1 (all traffic) has no port range. */
+    if (strcmp(proto, "-1") != 0) {
+      awsep_x_elf(r, "fromPort", "%d", (int)awsep_n(rule, "from", -1));
+      awsep_x_elf(r, "toPort", "%d",
+                  (int)awsep_n(rule, "to", awsep_n(rule, "from", -1)));
+    }
+    const cJSON *groups = cJSON_GetObjectItem(rule, "groups");
+    if (cJSON_GetArraySize(groups) == 0) {
+      awsep_x_el(r, "groups", NULL);
+    } else {
+      awsep_x_open(r, "groups");
+      cJSON_ArrayForEach(it, groups) {
+        awsep_x_open(r, "item");
+        awsep_x_el(r, "userId", awsep_account(r->ep));
+        awsep_x_el(r, "groupId", cJSON_GetStringValue(it));
+        awsep_x_close(r, "item");
+      }
+      awsep_x_close(r, "groups");
+    }
+    x_strings(r, cJSON_GetObjectItem(rule, "cidrs"), "ipRanges", "item",
+              "cidrIp");
+    x_strings(r, cJSON_GetObjectItem(rule, "ipv6_cidrs"), "ipv6Ranges",
+              "item", "cidrIpv6");
+    x_strings(r, cJSON_GetObjectItem(rule, "prefix_lists"), "prefixListIds",
+              "item", "prefixListId");
+    awsep_x_close(r, "item");
+  }
+  awsep_x_close(r, el);
+}
+
+static void x_security_group(struct awsep_req *r, const cJSON *g) {
+  const char *id = awsep_s(g, "id", "");
+  awsep_x_open(r, "item");
+  awsep_x_el(r, "ownerId", awsep_account(r->ep));
+  awsep_x_el(r, "groupId", id);
+  awsep_x_el(r, "groupName", awsep_s(g, "name", id));
+  awsep_x_el(r, "groupDescription", awsep_s(g, "description", "managed"));
+  awsep_x_el(r, "vpcId", awsep_s(g, "vpc_id", "vpc-0123456789abcdef0"));
+  awsep_x_elf(r, "securityGroupArn", "arn:aws:ec2:%s:%s:security-group/%s",
+              awsep_region(r->ep), awsep_account(r->ep), id);
+  x_permissions(r, "ipPermissions", cJSON_GetObjectItem(g, "ingress"));
+  const cJSON *egress = cJSON_GetObjectItem(g, "egress");
+  if (egress) {
+    x_permissions(r, "ipPermissionsEgress", egress);
+  } else {
+    /* What a new group gets: all traffic out to anywhere. */
+    awsep_x_open(r, "ipPermissionsEgress");
+    awsep_x_open(r, "item");
+    awsep_x_el(r, "ipProtocol", "-1");
+    awsep_x_el(r, "groups", NULL);
+    awsep_x_open(r, "ipRanges");
+    awsep_x_open(r, "item");
+    awsep_x_el(r, "cidrIp", "0.0.0.0/0");
+    awsep_x_close(r, "item");
+    awsep_x_close(r, "ipRanges");
+    awsep_x_el(r, "ipv6Ranges", NULL);
+    awsep_x_el(r, "prefixListIds", NULL);
+    awsep_x_close(r, "item");
+    awsep_x_close(r, "ipPermissionsEgress");
+  }
+  const cJSON *tags = cJSON_GetObjectItem(g, "tags");
+  if (cJSON_GetArraySize(tags) > 0) {
+    awsep_x_open(r, "tagSet");
+    awsep_x_tags(r, tags, "item", "key", "value");
+    awsep_x_close(r, "tagSet");
+  }
+  awsep_x_close(r, "item");
+}
+
+/* 1: group g passes filter f; -1: an unknown filter (answered). */
+static int sg_filter(struct awsep_req *r, int f, const cJSON *g) {
+  const char *name = awsep_item2(r, "Filter", f, "Name");
+  const cJSON *tags = cJSON_GetObjectItem(g, "tags"), *t;
+  if (strcmp(name, "group-id") == 0)
+    return value_match(r, f, awsep_s(g, "id", NULL));
+  if (strcmp(name, "group-name") == 0)
+    return value_match(r, f, awsep_s(g, "name", awsep_s(g, "id", NULL)));
+  if (strcmp(name, "vpc-id") == 0)
+    return value_match(r, f, awsep_s(g, "vpc_id", "vpc-0123456789abcdef0"));
+  if (strncmp(name, "tag:", 4) == 0)
+    return value_match(r, f, awsep_s(tags, name + 4, NULL));
+  if (strcmp(name, "tag-key") == 0) {
+    cJSON_ArrayForEach(t, tags) if (value_match(r, f, t->string)) return 1;
+    return 0;
+  }
+  awsep_error(r, 400, "InvalidParameterValue", "The filter '%s' is invalid",
+              name);
+  return -1;
+}
+
+static int describe_security_groups(struct awsep_req *r) {
+  const char *ids[1000];
+  int nids = 0, nnames = 0;
+  for (const char *id; nids < 1000 && (id = awsep_item(r, "GroupId", nids + 1));
+       nids++) {
+    if (!sg_wellformed(id))
+      return awsep_error(r, 400, "InvalidGroupId.Malformed",
+                         "Invalid id: \"%s\" (expecting \"sg-...\")", id);
+    ids[nids] = id;
+  }
+  while (awsep_item(r, "GroupName", nnames + 1)) nnames++;
+  if (awsep_param(r, "MaxResults") && (nids || nnames))
+    return awsep_error(r, 400, "InvalidParameterCombination",
+                       "The parameter groupIds cannot be used with the "
+                       "parameter maxResults");
+  long max = awsep_int(r, "MaxResults", 1000, 5, 1000);
+  if (max < 0) return 0;
+  long start = awsep_int(r, "NextToken", 0, 0, 1000000);
+  if (start < 0) return 0;
+  for (int i = 0; i < nids; i++)
+    if (!awsep_find(r->ep, "security_groups", "id", ids[i]))
+      return awsep_error(r, 400, "InvalidGroup.NotFound",
+                         "The security group '%s' does not exist", ids[i]);
+  for (int i = 1; i <= nnames; i++)
+    if (!awsep_find(r->ep, "security_groups", "name",
+                    awsep_item(r, "GroupName", i)))
+      return awsep_error(r, 400, "InvalidGroup.NotFound",
+                         "The security group '%s' does not exist in default "
+                         "VPC '%s'",
+                         awsep_item(r, "GroupName", i),
+                         "vpc-0123456789abcdef0");
+  if (awsep_bool(r, "DryRun"))
+    return awsep_error(r, 412, "DryRunOperation",
+                       "Request would have succeeded, but DryRun flag is "
+                       "set.");
+  const cJSON *g;
+  long k = 0, written = 0;
+  int more = 0;
+  awsep_begin(r);
+  awsep_x_open(r, "securityGroupInfo");
+  cJSON_ArrayForEach(g, awsep_wlist(r->ep, "security_groups")) {
+    int want = !nids && !nnames;
+    for (int i = 0; i < nids; i++)
+      want |= strcmp(ids[i], awsep_s(g, "id", "")) == 0;
+    for (int i = 1; i <= nnames; i++)
+      want |= strcmp(awsep_item(r, "GroupName", i), awsep_s(g, "name", "")) ==
+              0;
+    if (!want) continue;
+    int pass = 1;
+    for (int f = 1; pass && awsep_item2(r, "Filter", f, "Name"); f++) {
+      int m = sg_filter(r, f, g);
+      if (m < 0) return 0;
+      pass = m;
+    }
+    if (!pass || k++ < start) continue;
+    if (written == max) {
+      more = 1;
+      break;
+    }
+    written++;
+    x_security_group(r, g);
+  }
+  awsep_x_close(r, "securityGroupInfo");
+  if (more) awsep_x_elf(r, "nextToken", "%ld", start + written);
+  awsep_end(r);
+  return 0;
+}
+
 const struct awsep_op gd_awsep_ec2_ops[] = {
     {"DescribeInstances", 0, describe_instances},
     {"TerminateInstances", 1, terminate_instances},
+    {"DescribeSecurityGroups", 0, describe_security_groups},
     {NULL, 0, NULL}};

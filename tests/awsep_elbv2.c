@@ -103,7 +103,7 @@ static int describe_target_groups(struct awsep_req *r) {
 }
 
 static void x_health(struct awsep_req *r, const char *id, int port,
-                     const char *state) {
+                     const char *az, const char *state) {
   static const struct {
     const char *state, *reason, *desc;
   } why[] = {
@@ -121,6 +121,9 @@ static void x_health(struct awsep_req *r, const char *id, int port,
   awsep_x_open(r, "Target");
   awsep_x_elf(r, "Port", "%d", port);
   awsep_x_el(r, "Id", id);
+  /* Only for targets registered with one (IP targets): EC2 instances'
+   * zones come from DescribeInstances. */
+  if (az) awsep_x_el(r, "AvailabilityZone", az);
   awsep_x_close(r, "Target");
   awsep_x_open(r, "TargetHealth");
   awsep_x_el(r, "State", state);
@@ -155,14 +158,14 @@ static int describe_target_health(struct awsep_req *r) {
         if (strcmp(awsep_s(t, "id", ""), id) == 0) found = t;
       if (found)
         x_health(r, id, (int)awsep_n(found, "port", port),
-                 awsep_s(found, "state", "healthy"));
+                 awsep_s(found, "az", NULL), awsep_s(found, "state", "healthy"));
       else
-        x_health(r, id, port, "unused");
+        x_health(r, id, port, NULL, "unused");
     }
   } else {
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(tg, "targets"))
       x_health(r, awsep_s(t, "id", ""), (int)awsep_n(t, "port", port),
-               awsep_s(t, "state", "healthy"));
+               awsep_s(t, "az", NULL), awsep_s(t, "state", "healthy"));
   }
   awsep_x_close(r, "TargetHealthDescriptions");
   awsep_end(r);
