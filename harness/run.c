@@ -335,8 +335,8 @@ static void action_done(struct gd_action *a, void *arg) {
     msg = a->message ? a->message : "timed out";
   }
   if (d->list == LIST_DRY) {
-    EVENT(d, "dry run: %s %s: %s%s%s", a->path, a->name,
-          a->ok ? "" : "REFUSED: ", msg, "");
+    EVENT(d, "dry run: %s %s: %s%s", a->path, a->name,
+          a->ok ? "" : "REFUSED: ", msg);
     if (!a->ok && d->run->verdict == GD_VERDICT_PASS) {
       d->run->verdict = GD_VERDICT_ERROR;
       snprintf(d->run->reason, sizeof d->run->reason,
