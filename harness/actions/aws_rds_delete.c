@@ -100,35 +100,14 @@ static void set_detail(struct gd_action *a, const struct gd_aws_result *res) {
       cJSON_AddStringToObject(d, "created_by", x->created_by);
     if (x->last_status[0])
       cJSON_AddStringToObject(d, "status", x->last_status);
-    if (a->dry_run) cJSON_AddBoolToObject(d, "dry_run", 1);
-    if (res && res->aws_code[0])
-      cJSON_AddStringToObject(d, "aws_code", res->aws_code);
-    if (res && res->request_id[0])
-      cJSON_AddStringToObject(d, "request_id", res->request_id);
   }
-  cJSON_Delete(a->detail);
-  a->detail = d;
+  gd_rds_set_detail(a, d, res);
 }
 
+/* A failed call: its error, with the journal detail. */
 static void fail(struct gd_awsjob *j, const struct gd_aws_result *res,
-                 const char *msg) {
-  set_detail(j->a, res);
-  gd_awsjob_finish(j, 0, "%s", msg);
-}
-
-static void call_id(struct gd_awsjob *j, const char *op, const char *key,
-                    const char *id, int skip_snapshot, gd_awsjob_cb cb) {
-  cJSON *p = gd_rds_id_params(key, id);
-  if (p && skip_snapshot && !cJSON_AddBoolToObject(p, "SkipFinalSnapshot", 1)) {
-    cJSON_Delete(p);
-    p = NULL;
-  }
-  if (!p) {
-    gd_awsjob_finish(j, 0, "out of memory");
-    return;
-  }
-  gd_awsjob_call(j, "rds", op, p, cb);
-  cJSON_Delete(p);
+                 const struct gd_error *e) {
+  gd_rds_fail(j, set_detail, res, "%s", e->msg);
 }
 
 static void members_text(const struct delete_action *x, char *buf, size_t n) {
@@ -156,7 +135,7 @@ static void wait_more(struct gd_awsjob *j) {
 static void on_deleted_cluster(struct gd_awsjob *j, struct gd_aws_result *res,
                                const struct gd_error *e) {
   struct delete_action *x = j->a->ctx;
-  if (e && !gd_rds_not_found(res)) return fail(j, res, e->msg);
+  if (e && !gd_rds_not_found(res)) return fail(j, res, e);
   x->deleting_cluster = 1;
   snprintf(x->last_status, sizeof x->last_status, "deleting");
   wait_more(j);
@@ -177,12 +156,16 @@ static void on_poll(struct gd_awsjob *j, struct gd_aws_result *res,
                      x->nmembers ? ")" : "", gd_awsjob_elapsed_s(j));
     return;
   }
-  if (e) return fail(j, res, e->msg);
+  if (e) return fail(j, res, e);
   if (gd_rds_cluster_read(res, &c) == 0)
     snprintf(x->last_status, sizeof x->last_status, "%s", c.status);
   if (!x->deleting_cluster && c.nmembers == 0) {
-    call_id(j, "DeleteDBCluster", "DBClusterIdentifier", x->cluster, 1,
-            on_deleted_cluster);
+    cJSON *p = gd_rds_id_params("DBClusterIdentifier", x->cluster);
+    if (p && !cJSON_AddBoolToObject(p, "SkipFinalSnapshot", 1)) {
+      cJSON_Delete(p);
+      p = NULL;
+    }
+    gd_rds_call(j, "DeleteDBCluster", p, on_deleted_cluster);
     return;
   }
   wait_more(j);
@@ -190,8 +173,8 @@ static void on_poll(struct gd_awsjob *j, struct gd_aws_result *res,
 
 static void poll(struct gd_awsjob *j) {
   struct delete_action *x = j->a->ctx;
-  call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->cluster, 0,
-          on_poll);
+  gd_rds_call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->cluster,
+                 on_poll);
 }
 
 static void delete_next(struct gd_awsjob *j);
@@ -199,15 +182,15 @@ static void delete_next(struct gd_awsjob *j);
 static void on_deleted_instance(struct gd_awsjob *j, struct gd_aws_result *res,
                                 const struct gd_error *e) {
   /* Gone already is what we want. */
-  if (e && !gd_rds_not_found(res)) return fail(j, res, e->msg);
+  if (e && !gd_rds_not_found(res)) return fail(j, res, e);
   delete_next(j);
 }
 
 static void delete_next(struct gd_awsjob *j) {
   struct delete_action *x = j->a->ctx;
   if (x->next < x->nmembers) {
-    call_id(j, "DeleteDBInstance", "DBInstanceIdentifier",
-            x->members[x->next++], 0, on_deleted_instance);
+    gd_rds_call_id(j, "DeleteDBInstance", "DBInstanceIdentifier",
+                   x->members[x->next++], on_deleted_instance);
     return;
   }
   snprintf(x->last_status, sizeof x->last_status, "deleting instances");
@@ -219,35 +202,27 @@ static void on_describe(struct gd_awsjob *j, struct gd_aws_result *res,
   struct gd_action *a = j->a;
   struct delete_action *x = a->ctx;
   struct gd_rds_cluster c;
-  char m[512], list[512];
+  char list[512];
   if (e && gd_rds_not_found(res)) {
     set_detail(a, res);
     gd_awsjob_finish(j, 1, "cluster '%s' does not exist: nothing to delete",
                      x->cluster);
     return;
   }
-  if (e) return fail(j, res, e->msg);
-  if (gd_rds_cluster_read(res, &c)) {
-    snprintf(m, sizeof m, "rds DescribeDBClusters: no cluster '%s' in the "
-             "answer", x->cluster);
-    return fail(j, res, m);
-  }
+  if (gd_rds_described_cluster(j, set_detail, res, e, x->cluster, &c)) return;
   x->nmembers = c.nmembers;
   for (size_t i = 0; i < c.nmembers; i++)
     snprintf(x->members[i], sizeof x->members[0], "%s", c.members[i]);
   snprintf(x->last_status, sizeof x->last_status, "%s", c.status);
   const char *by = gd_rds_tag(&c.tags, GD_RDS_CREATED_BY);
   snprintf(x->created_by, sizeof x->created_by, "%s", by ? by : "");
-  struct gd_error err = {0};
-  if (gd_rds_check_tags(a->sc, x->cluster, &c.tags, &err)) {
-    snprintf(m, sizeof m, "refused: %s", err.msg);
-    return fail(j, res, m);
-  }
+  if (gd_rds_job_check_tags(j, set_detail, res, x->cluster, &c.tags)) return;
   if (x->created_by_gameday && !by) {
-    snprintf(m, sizeof m, "refused: cluster '%s' has no tag %s, gameday did "
-             "not create it (say \"created_by_gameday\": false to delete it "
-             "anyway)", x->cluster, GD_RDS_CREATED_BY);
-    return fail(j, res, m);
+    gd_rds_fail(j, set_detail, res,
+                "refused: cluster '%s' has no tag %s, gameday did not create "
+                "it (say \"created_by_gameday\": false to delete it anyway)",
+                x->cluster, GD_RDS_CREATED_BY);
+    return;
   }
   set_detail(a, res);
   members_text(x, list, sizeof list);
@@ -268,8 +243,8 @@ static int delete_run(struct gd_action *a, struct gd_error *err) {
   x->created_by[0] = x->last_status[0] = 0;
   int rc = gd_awsjob_start(&x->job, a, x, x->region, NULL, err);
   if (rc) return rc;
-  call_id(&x->job, "DescribeDBClusters", "DBClusterIdentifier", x->cluster, 0,
-          on_describe);
+  gd_rds_call_id(&x->job, "DescribeDBClusters", "DBClusterIdentifier",
+                 x->cluster, on_describe);
   return 0;
 }
 

@@ -29,6 +29,7 @@ struct failover_action {
   char *region;
   struct gd_awsjob job;
   char old_writer[GD_RDS_ID_MAX];
+  char status[64]; /* the cluster's, as the last answer said; "" none */
 };
 
 static const char *const failover_keys[] = {"cluster", "target_instance",
@@ -81,8 +82,7 @@ static void failover_describe(const struct gd_action *a, char *buf,
              x->cluster);
 }
 
-static void set_detail(struct gd_action *a, const struct gd_aws_result *res,
-                       const char *status) {
+static void set_detail(struct gd_action *a, const struct gd_aws_result *res) {
   struct failover_action *x = a->ctx;
   cJSON *d = cJSON_CreateObject();
   if (d) {
@@ -90,29 +90,25 @@ static void set_detail(struct gd_action *a, const struct gd_aws_result *res,
     if (x->old_writer[0])
       cJSON_AddStringToObject(d, "old_writer", x->old_writer);
     if (x->target) cJSON_AddStringToObject(d, "target_instance", x->target);
-    if (status && status[0]) cJSON_AddStringToObject(d, "status", status);
-    if (a->dry_run) cJSON_AddBoolToObject(d, "dry_run", 1);
-    if (res && res->aws_code[0])
-      cJSON_AddStringToObject(d, "aws_code", res->aws_code);
-    if (res && res->request_id[0])
-      cJSON_AddStringToObject(d, "request_id", res->request_id);
+    if (x->status[0]) cJSON_AddStringToObject(d, "status", x->status);
   }
-  cJSON_Delete(a->detail);
-  a->detail = d;
+  gd_rds_set_detail(a, d, res);
 }
 
 static void on_failover(struct gd_awsjob *j, struct gd_aws_result *res,
                         const struct gd_error *e) {
   struct gd_action *a = j->a;
   struct failover_action *x = a->ctx;
+  struct gd_rds_cluster c;
+  /* The status the failover answer gives, not the describe's. */
+  x->status[0] = 0;
   if (e) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "%s", e->msg);
+    gd_rds_fail(j, set_detail, res, "%s", e->msg);
     return;
   }
-  struct gd_rds_cluster c;
   gd_rds_cluster_read(res, &c);
-  set_detail(a, res, c.status);
+  snprintf(x->status, sizeof x->status, "%s", c.status);
+  set_detail(a, res);
   gd_awsjob_finish(j, 1, "failover of cluster '%s' started: writer was '%s'%s%s",
                    x->cluster, x->old_writer, x->target ? ", target " : "",
                    x->target ? x->target : "");
@@ -123,24 +119,11 @@ static void on_describe(struct gd_awsjob *j, struct gd_aws_result *res,
   struct gd_action *a = j->a;
   struct failover_action *x = a->ctx;
   struct gd_rds_cluster c;
-  if (e) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "%s", e->msg);
-    return;
-  }
-  if (gd_rds_cluster_read(res, &c)) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "rds DescribeDBClusters: no cluster '%s' in the "
-                     "answer", x->cluster);
-    return;
-  }
+  if (gd_rds_described_cluster(j, set_detail, res, e, x->cluster, &c)) return;
   snprintf(x->old_writer, sizeof x->old_writer, "%s", c.writer);
-  set_detail(a, res, c.status);
-  struct gd_error err = {0};
-  if (gd_rds_check_tags(a->sc, x->cluster, &c.tags, &err)) {
-    gd_awsjob_finish(j, 0, "refused: %s", err.msg);
-    return;
-  }
+  snprintf(x->status, sizeof x->status, "%s", c.status);
+  set_detail(a, res);
+  if (gd_rds_job_check_tags(j, set_detail, res, x->cluster, &c.tags)) return;
   if (strcmp(c.status, "available") != 0) {
     gd_awsjob_finish(j, 0, "cluster '%s' is '%s', not available: no failover",
                      x->cluster, c.status);
@@ -184,30 +167,20 @@ static void on_describe(struct gd_awsjob *j, struct gd_aws_result *res,
     cJSON_Delete(p);
     p = NULL;
   }
-  if (!p) {
-    gd_awsjob_finish(j, 0, "out of memory");
-    return;
-  }
-  gd_awsjob_call(j, "rds", "FailoverDBCluster", p, on_failover);
-  cJSON_Delete(p);
+  gd_rds_call(j, "FailoverDBCluster", p, on_failover);
 }
 
 static int failover_run(struct gd_action *a, struct gd_error *err) {
   struct failover_action *x = a->ctx;
-  x->old_writer[0] = 0;
+  x->old_writer[0] = x->status[0] = 0;
   /* A failover must not be sent twice: one attempt more covers a dropped
    * connection before RDS answered, and RDS refuses the second while the
    * first is in progress (InvalidDBClusterStateFault), which is reported. */
   struct gd_aws_options o = {.max_attempts = 2};
   int rc = gd_awsjob_start(&x->job, a, x, x->region, &o, err);
   if (rc) return rc;
-  cJSON *p = gd_rds_id_params("DBClusterIdentifier", x->cluster);
-  if (!p) {
-    gd_awsjob_finish(&x->job, 0, "out of memory");
-    return 0;
-  }
-  gd_awsjob_call(&x->job, "rds", "DescribeDBClusters", p, on_describe);
-  cJSON_Delete(p);
+  gd_rds_call_id(&x->job, "DescribeDBClusters", "DBClusterIdentifier",
+                 x->cluster, on_describe);
   return 0;
 }
 

@@ -24,6 +24,7 @@ struct reboot_action {
   int force_failover;
   struct gd_awsjob job;
   char cluster[GD_RDS_ID_MAX];
+  char status[64]; /* the instance's, as the last answer said; "" none */
 };
 
 static const char *const reboot_keys[] = {"instance", "force_failover",
@@ -68,37 +69,32 @@ static void reboot_describe(const struct gd_action *a, char *buf, size_t n) {
            x->force_failover ? " with failover" : "");
 }
 
-static void set_detail(struct gd_action *a, const struct gd_aws_result *res,
-                       const char *status) {
+static void set_detail(struct gd_action *a, const struct gd_aws_result *res) {
   struct reboot_action *x = a->ctx;
   cJSON *d = cJSON_CreateObject();
   if (d) {
     cJSON_AddStringToObject(d, "instance", x->instance);
     if (x->cluster[0]) cJSON_AddStringToObject(d, "cluster", x->cluster);
     cJSON_AddBoolToObject(d, "force_failover", x->force_failover);
-    if (status && status[0]) cJSON_AddStringToObject(d, "status", status);
-    if (a->dry_run) cJSON_AddBoolToObject(d, "dry_run", 1);
-    if (res && res->aws_code[0])
-      cJSON_AddStringToObject(d, "aws_code", res->aws_code);
-    if (res && res->request_id[0])
-      cJSON_AddStringToObject(d, "request_id", res->request_id);
+    if (x->status[0]) cJSON_AddStringToObject(d, "status", x->status);
   }
-  cJSON_Delete(a->detail);
-  a->detail = d;
+  gd_rds_set_detail(a, d, res);
 }
 
 static void on_reboot(struct gd_awsjob *j, struct gd_aws_result *res,
                       const struct gd_error *e) {
   struct gd_action *a = j->a;
   struct reboot_action *x = a->ctx;
+  struct gd_rds_instance i;
+  /* The status the reboot answer gives, not the describe's. */
+  x->status[0] = 0;
   if (e) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "%s", e->msg);
+    gd_rds_fail(j, set_detail, res, "%s", e->msg);
     return;
   }
-  struct gd_rds_instance i;
   gd_rds_instance_read(res, &i);
-  set_detail(a, res, i.status);
+  snprintf(x->status, sizeof x->status, "%s", i.status);
+  set_detail(a, res);
   gd_awsjob_finish(j, 1, "reboot of instance '%s'%s started (status '%s')",
                    x->instance, x->force_failover ? " with failover" : "",
                    i.status);
@@ -109,24 +105,12 @@ static void on_describe(struct gd_awsjob *j, struct gd_aws_result *res,
   struct gd_action *a = j->a;
   struct reboot_action *x = a->ctx;
   struct gd_rds_instance i;
-  if (e) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "%s", e->msg);
+  if (gd_rds_described_instance(j, set_detail, res, e, x->instance, &i))
     return;
-  }
-  if (gd_rds_instance_read(res, &i)) {
-    set_detail(a, res, NULL);
-    gd_awsjob_finish(j, 0, "rds DescribeDBInstances: no instance '%s' in the "
-                     "answer", x->instance);
-    return;
-  }
   snprintf(x->cluster, sizeof x->cluster, "%s", i.cluster);
-  set_detail(a, res, i.status);
-  struct gd_error err = {0};
-  if (gd_rds_check_tags(a->sc, x->instance, &i.tags, &err)) {
-    gd_awsjob_finish(j, 0, "refused: %s", err.msg);
-    return;
-  }
+  snprintf(x->status, sizeof x->status, "%s", i.status);
+  set_detail(a, res);
+  if (gd_rds_job_check_tags(j, set_detail, res, x->instance, &i.tags)) return;
   if (strcmp(i.status, "available") != 0) {
     gd_awsjob_finish(j, 0, "instance '%s' is '%s', not available: no reboot",
                      x->instance, i.status);
@@ -144,28 +128,18 @@ static void on_describe(struct gd_awsjob *j, struct gd_aws_result *res,
     cJSON_Delete(p);
     p = NULL;
   }
-  if (!p) {
-    gd_awsjob_finish(j, 0, "out of memory");
-    return;
-  }
-  gd_awsjob_call(j, "rds", "RebootDBInstance", p, on_reboot);
-  cJSON_Delete(p);
+  gd_rds_call(j, "RebootDBInstance", p, on_reboot);
 }
 
 static int reboot_run(struct gd_action *a, struct gd_error *err) {
   struct reboot_action *x = a->ctx;
-  x->cluster[0] = 0;
+  x->cluster[0] = x->status[0] = 0;
   /* As for a failover: a second reboot is not what the scenario asked. */
   struct gd_aws_options o = {.max_attempts = 2};
   int rc = gd_awsjob_start(&x->job, a, x, x->region, &o, err);
   if (rc) return rc;
-  cJSON *p = gd_rds_id_params("DBInstanceIdentifier", x->instance);
-  if (!p) {
-    gd_awsjob_finish(&x->job, 0, "out of memory");
-    return 0;
-  }
-  gd_awsjob_call(&x->job, "rds", "DescribeDBInstances", p, on_describe);
-  cJSON_Delete(p);
+  gd_rds_call_id(&x->job, "DescribeDBInstances", "DBInstanceIdentifier",
+                 x->instance, on_describe);
   return 0;
 }
 

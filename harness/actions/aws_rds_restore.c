@@ -202,32 +202,16 @@ static void set_detail(struct gd_action *a, const struct gd_aws_result *res) {
     if (x->last_status[0])
       cJSON_AddStringToObject(d, "status", x->last_status);
     if (x->label[0]) cJSON_AddStringToObject(d, "created_by", x->label);
-    if (a->dry_run) cJSON_AddBoolToObject(d, "dry_run", 1);
-    if (res && res->aws_code[0])
-      cJSON_AddStringToObject(d, "aws_code", res->aws_code);
-    if (res && res->request_id[0])
-      cJSON_AddStringToObject(d, "request_id", res->request_id);
   }
-  cJSON_Delete(a->detail);
-  a->detail = d;
+  gd_rds_set_detail(a, d, res);
 }
 
+/* A failed call: its error, with the journal detail. */
 static void fail(struct gd_awsjob *j, const struct gd_aws_result *res,
-                 const char *msg) {
-  set_detail(j->a, res);
-  gd_awsjob_finish(j, 0, "%s", msg);
+                 const struct gd_error *e) {
+  gd_rds_fail(j, set_detail, res, "%s", e->msg);
 }
 
-static void call_id(struct gd_awsjob *j, const char *op, const char *key,
-                    const char *id, gd_awsjob_cb cb) {
-  cJSON *p = gd_rds_id_params(key, id);
-  if (!p) {
-    gd_awsjob_finish(j, 0, "out of memory");
-    return;
-  }
-  gd_awsjob_call(j, "rds", op, p, cb);
-  cJSON_Delete(p);
-}
 
 /* A status that will not become "available" by waiting. */
 static int hopeless(const char *status) {
@@ -259,19 +243,19 @@ static void on_instance(struct gd_awsjob *j, struct gd_aws_result *res,
                         const struct gd_error *e) {
   struct restore_action *x = j->a->ctx;
   struct gd_rds_instance i;
-  if (e && !gd_rds_not_found(res)) return fail(j, res, e->msg);
+  if (e && !gd_rds_not_found(res)) return fail(j, res, e);
   if (!e && gd_rds_instance_read(res, &i) == 0) {
     snprintf(x->last_status, sizeof x->last_status, "%s", i.status);
     if (strcmp(i.status, "available") == 0) {
-      call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->target,
-              on_final);
+      gd_rds_call_id(j, "DescribeDBClusters", "DBClusterIdentifier",
+                     x->target, on_final);
       return;
     }
     if (hopeless(i.status)) {
-      char m[512];
-      snprintf(m, sizeof m, "instance '%s' of the restored cluster is '%s'",
-               x->instance, i.status);
-      return fail(j, res, m);
+      gd_rds_fail(j, set_detail, res,
+                  "instance '%s' of the restored cluster is '%s'",
+                  x->instance, i.status);
+      return;
     }
   }
   char what[256];
@@ -282,14 +266,14 @@ static void on_instance(struct gd_awsjob *j, struct gd_aws_result *res,
 
 static void poll_instance(struct gd_awsjob *j) {
   struct restore_action *x = j->a->ctx;
-  call_id(j, "DescribeDBInstances", "DBInstanceIdentifier", x->instance,
-          on_instance);
+  gd_rds_call_id(j, "DescribeDBInstances", "DBInstanceIdentifier",
+                 x->instance, on_instance);
 }
 
 static void on_create_instance(struct gd_awsjob *j, struct gd_aws_result *res,
                                const struct gd_error *e) {
   struct restore_action *x = j->a->ctx;
-  if (e) return fail(j, res, e->msg);
+  if (e) return fail(j, res, e);
   snprintf(x->last_status, sizeof x->last_status, "creating");
   char what[256];
   snprintf(what, sizeof what, "instance '%s' to be available (status '%s')",
@@ -320,7 +304,7 @@ static void on_cluster(struct gd_awsjob *j, struct gd_aws_result *res,
   struct restore_action *x = j->a->ctx;
   struct gd_rds_cluster c;
   /* Just after the restore call, a describe may not see the cluster yet. */
-  if (e && !gd_rds_not_found(res)) return fail(j, res, e->msg);
+  if (e && !gd_rds_not_found(res)) return fail(j, res, e);
   if (!e && gd_rds_cluster_read(res, &c) == 0) {
     snprintf(x->last_status, sizeof x->last_status, "%s", c.status);
     if (strcmp(c.status, "available") == 0) {
@@ -328,10 +312,9 @@ static void on_cluster(struct gd_awsjob *j, struct gd_aws_result *res,
       return;
     }
     if (hopeless(c.status)) {
-      char m[512];
-      snprintf(m, sizeof m, "restored cluster '%s' is '%s'", x->target,
-               c.status);
-      return fail(j, res, m);
+      gd_rds_fail(j, set_detail, res, "restored cluster '%s' is '%s'",
+                  x->target, c.status);
+      return;
     }
   }
   char what[256];
@@ -342,15 +325,15 @@ static void on_cluster(struct gd_awsjob *j, struct gd_aws_result *res,
 
 static void poll_cluster(struct gd_awsjob *j) {
   struct restore_action *x = j->a->ctx;
-  call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->target,
-          on_cluster);
+  gd_rds_call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->target,
+                 on_cluster);
 }
 
 static void on_restore(struct gd_awsjob *j, struct gd_aws_result *res,
                        const struct gd_error *e) {
   struct restore_action *x = j->a->ctx;
   struct gd_rds_cluster c;
-  if (e) return fail(j, res, e->msg);
+  if (e) return fail(j, res, e);
   if (gd_rds_cluster_read(res, &c) == 0)
     snprintf(x->last_status, sizeof x->last_status, "%s", c.status);
   set_detail(j->a, res);
@@ -396,7 +379,7 @@ static void on_source_poll(struct gd_awsjob *j, struct gd_aws_result *res,
                            const struct gd_error *e) {
   struct restore_action *x = j->a->ctx;
   struct gd_rds_cluster c;
-  if (e) return fail(j, res, e->msg);
+  if (e) return fail(j, res, e);
   if (gd_rds_cluster_read(res, &c) == 0) {
     long long lrt = gd_rds_parse_time(c.latest_restorable);
     if (lrt >= x->restore_ms) {
@@ -412,21 +395,20 @@ static void on_source_poll(struct gd_awsjob *j, struct gd_aws_result *res,
 
 static void poll_source(struct gd_awsjob *j) {
   struct restore_action *x = j->a->ctx;
-  call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->source,
-          on_source_poll);
+  gd_rds_call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->source,
+                 on_source_poll);
 }
 
 static void on_target(struct gd_awsjob *j, struct gd_aws_result *res,
                       const struct gd_error *e) {
   struct gd_action *a = j->a;
   struct restore_action *x = a->ctx;
-  char m[512];
   if (!e) {
-    snprintf(m, sizeof m, "refused: target cluster '%s' already exists",
-             x->target);
-    return fail(j, res, m);
+    gd_rds_fail(j, set_detail, res,
+                "refused: target cluster '%s' already exists", x->target);
+    return;
   }
-  if (!gd_rds_not_found(res)) return fail(j, res, e->msg);
+  if (!gd_rds_not_found(res)) return fail(j, res, e);
   set_detail(a, NULL);
   if (a->dry_run) {
     gd_awsjob_finish(j, 1, "would restore cluster '%s' to %s as '%s' with "
@@ -449,29 +431,21 @@ static void on_source(struct gd_awsjob *j, struct gd_aws_result *res,
   struct gd_action *a = j->a;
   struct restore_action *x = a->ctx;
   struct gd_rds_cluster c;
-  char m[512];
-  if (e) return fail(j, res, e->msg);
-  if (gd_rds_cluster_read(res, &c)) {
-    snprintf(m, sizeof m, "rds DescribeDBClusters: no cluster '%s' in the "
-             "answer", x->source);
-    return fail(j, res, m);
-  }
+  if (gd_rds_described_cluster(j, set_detail, res, e, x->source, &c)) return;
   snprintf(x->engine_used, sizeof x->engine_used, "%s",
            x->engine ? x->engine : c.engine);
   set_detail(a, res);
-  struct gd_error err = {0};
-  if (gd_rds_check_tags(a->sc, x->source, &c.tags, &err) ||
-      gd_rds_check_tags(a->sc, x->target, &x->tags, &err)) {
-    snprintf(m, sizeof m, "refused: %s", err.msg);
-    return fail(j, res, m);
-  }
+  if (gd_rds_job_check_tags(j, set_detail, res, x->source, &c.tags) ||
+      gd_rds_job_check_tags(j, set_detail, res, x->target, &x->tags))
+    return;
   if (!x->engine_used[0]) {
-    snprintf(m, sizeof m, "cluster '%s' has no Engine in the answer: give "
-             "`engine`", x->source);
-    return fail(j, res, m);
+    gd_rds_fail(j, set_detail, res,
+                "cluster '%s' has no Engine in the answer: give `engine`",
+                x->source);
+    return;
   }
-  call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->target,
-          on_target);
+  gd_rds_call_id(j, "DescribeDBClusters", "DBClusterIdentifier", x->target,
+                 on_target);
 }
 
 static int restore_run(struct gd_action *a, struct gd_error *err) {
@@ -500,8 +474,8 @@ static int restore_run(struct gd_action *a, struct gd_error *err) {
   x->tags.n++;
   int rc = gd_awsjob_start(&x->job, a, x, x->region, NULL, err);
   if (rc) return rc;
-  call_id(&x->job, "DescribeDBClusters", "DBClusterIdentifier", x->source,
-          on_source);
+  gd_rds_call_id(&x->job, "DescribeDBClusters", "DBClusterIdentifier",
+                 x->source, on_source);
   return 0;
 }
 

@@ -44,19 +44,32 @@ const char *gd_awscheck_action(const char *service, const char *operation,
   return buf;
 }
 
-int gd_awscheck_start(struct gd_awscheck *c, struct gd_probe *p,
-                      const char *region, struct gd_error *err) {
+static int start(struct gd_awscheck *c, struct gd_probe *p,
+                 const char *region, int watch, struct gd_error *err) {
   unsigned ms = (unsigned)(p->timeout_ns / 1000000);
   /* The probe's timeout cancels first; the client's own is a safety net a
-   * little behind it. Retries fit inside it (see the header). */
-  struct gd_aws_options o = {.max_attempts = 3,
-                             .base_delay_ms = 200,
-                             .max_delay_ms = 2000,
+   * little behind it. A check's retries fit inside it (see the header); a
+   * watching probe makes one attempt, since retries would hide the
+   * throttling and errors it is there to see. */
+  struct gd_aws_options o = {.max_attempts = watch ? 1 : 3,
+                             .base_delay_ms = watch ? 0 : 200,
+                             .max_delay_ms = watch ? 0 : 2000,
                              .attempt_timeout_ms = ms + 1000,
                              .total_timeout_ms = ms + 1000};
   c->p = p;
+  c->watch = watch;
   return gd_awskind_client_region(p->loop, p->curl, region, &o, p->path,
                                   &c->aws, err);
+}
+
+int gd_awscheck_start(struct gd_awscheck *c, struct gd_probe *p,
+                      const char *region, struct gd_error *err) {
+  return start(c, p, region, 0, err);
+}
+
+int gd_awscheck_start_watch(struct gd_awscheck *c, struct gd_probe *p,
+                            const char *region, struct gd_error *err) {
+  return start(c, p, region, 1, err);
 }
 
 /* The run of slot s, made on its first sample and kept for the next. */
@@ -102,6 +115,17 @@ void gd_awscheck_finish(struct gd_awscheck_run *r, enum gd_sample_class cls,
 void gd_awscheck_fail(struct gd_awscheck_run *r,
                       const struct gd_aws_result *res,
                       const struct gd_error *e) {
+  if (r->chk->watch) {
+    /* A watching probe's failed sample says what the client said; the
+     * class is the one of every AWS probe (gd_awskind_sample_class). */
+    if (e->code == GD_ECANCELED)
+      gd_awscheck_finish(r, GD_SAMPLE_TIMEOUT, "cancelled");
+    else
+      gd_awscheck_finish(
+          r, res ? gd_awskind_sample_class(res, e) : GD_SAMPLE_ERROR, "%s",
+          e->msg);
+    return;
+  }
   if (e->code == GD_ECANCELED || e->code == GD_ETIMEDOUT) {
     gd_awscheck_finish(r, GD_SAMPLE_TIMEOUT, "%s during %s",
                        e->code == GD_ECANCELED ? "cancelled" : "timed out",
@@ -172,6 +196,20 @@ void gd_awscheck_call_any(struct gd_awscheck_run *r, const char *service,
   call_or_end(r, service, operation, params, cb, 1);
 }
 
+void gd_awscheck_call_page(struct gd_awscheck_run *r, const char *service,
+                           const char *operation, const cJSON *params,
+                           const char *key, const char *token,
+                           gd_awscheck_cb cb) {
+  cJSON *page = cJSON_Duplicate(params, 1);
+  if (!page || !cJSON_AddStringToObject(page, key, token)) {
+    cJSON_Delete(page);
+    gd_awscheck_finish(r, GD_SAMPLE_ERROR, "out of memory");
+    return;
+  }
+  gd_awscheck_call(r, service, operation, page, cb);
+  cJSON_Delete(page);
+}
+
 int gd_awscheck_begin(struct gd_awscheck *c, struct gd_sample *s,
                       struct gd_awscheck_run **out, struct gd_error *err) {
   if (!c->aws) return gd_error_set(err, GD_ESTATE, "not started");
@@ -202,8 +240,9 @@ int gd_awscheck_sample(struct gd_awscheck *c, struct gd_sample *s,
   return rc;
 }
 
-void gd_awscheck_cancel(struct gd_sample *s) {
+void gd_awscheck_cancel(struct gd_probe *p, struct gd_sample *s) {
   struct gd_awscheck_run *r = s->data;
+  (void)p;
   if (!r || !r->active) return;
   if (r->call) {
     gd_aws_cancel(r->call); /* on_answer, right here: ends the sample */

@@ -1,4 +1,5 @@
 /* gameday: reading RDS answers for the RDS kinds (awsrds.h). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -6,6 +7,7 @@
 
 #include "gameday/awsrds.h"
 #include "gameday/action.h"
+#include "gameday/awscheck.h"
 #include "gameday/run.h"
 #include "gameday/scenario.h"
 
@@ -185,4 +187,107 @@ void gd_rds_run_label(const struct gd_action *a, char *buf, size_t n) {
     gd_rds_format_time((long long)ts.tv_sec * 1000, when, sizeof when);
     snprintf(buf, n, "gameday@%s", when);
   }
+}
+
+/* ------------------------------------------------------------------ */
+/* The actions' job */
+
+void gd_rds_set_detail(struct gd_action *a, cJSON *d,
+                       const struct gd_aws_result *res) {
+  if (d) {
+    if (a->dry_run) cJSON_AddBoolToObject(d, "dry_run", 1);
+    if (res && res->aws_code[0])
+      cJSON_AddStringToObject(d, "aws_code", res->aws_code);
+    if (res && res->request_id[0])
+      cJSON_AddStringToObject(d, "request_id", res->request_id);
+  }
+  cJSON_Delete(a->detail);
+  a->detail = d;
+}
+
+void gd_rds_fail(struct gd_awsjob *j, gd_rds_detail_fn detail,
+                 const struct gd_aws_result *res, const char *fmt, ...) {
+  /* Formatted first: the message may quote what detail rebuilds from. */
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  detail(j->a, res);
+  gd_awsjob_finish(j, 0, "%s", msg);
+}
+
+void gd_rds_call(struct gd_awsjob *j, const char *operation, cJSON *params,
+                 gd_awsjob_cb cb) {
+  if (!params) {
+    gd_awsjob_finish(j, 0, "out of memory");
+    return;
+  }
+  gd_awsjob_call(j, "rds", operation, params, cb);
+  cJSON_Delete(params);
+}
+
+void gd_rds_call_id(struct gd_awsjob *j, const char *operation,
+                    const char *key, const char *id, gd_awsjob_cb cb) {
+  gd_rds_call(j, operation, gd_rds_id_params(key, id), cb);
+}
+
+int gd_rds_described_cluster(struct gd_awsjob *j, gd_rds_detail_fn detail,
+                             const struct gd_aws_result *res,
+                             const struct gd_error *e, const char *id,
+                             struct gd_rds_cluster *c) {
+  if (e) {
+    gd_rds_fail(j, detail, res, "%s", e->msg);
+    return -1;
+  }
+  if (gd_rds_cluster_read(res, c)) {
+    gd_rds_fail(j, detail, res,
+                "rds DescribeDBClusters: no cluster '%s' in the answer", id);
+    return -1;
+  }
+  return 0;
+}
+
+int gd_rds_described_instance(struct gd_awsjob *j, gd_rds_detail_fn detail,
+                              const struct gd_aws_result *res,
+                              const struct gd_error *e, const char *id,
+                              struct gd_rds_instance *i) {
+  if (e) {
+    gd_rds_fail(j, detail, res, "%s", e->msg);
+    return -1;
+  }
+  if (gd_rds_instance_read(res, i)) {
+    gd_rds_fail(j, detail, res,
+                "rds DescribeDBInstances: no instance '%s' in the answer", id);
+    return -1;
+  }
+  return 0;
+}
+
+int gd_rds_job_check_tags(struct gd_awsjob *j, gd_rds_detail_fn detail,
+                          const struct gd_aws_result *res, const char *target,
+                          const struct gd_rds_tags *t) {
+  struct gd_error err = {0};
+  int rc = gd_rds_check_tags(j->a->sc, target, t, &err);
+  if (rc) gd_rds_fail(j, detail, res, "refused: %s", err.msg);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The checks */
+
+xmlNode *gd_rds_check_cluster(struct gd_awscheck_run *r,
+                              const struct gd_aws_result *res,
+                              const struct gd_error *e, const char *id) {
+  if (e && !(res && strcmp(res->aws_code, "DBClusterNotFoundFault") == 0)) {
+    gd_awscheck_fail(r, res, e);
+    return NULL;
+  }
+  xmlNode *cl =
+      e ? NULL
+        : gd_aws_xml_find(xmlDocGetRootElement(res->xml),
+                          "DescribeDBClustersResult/DBClusters/DBCluster");
+  if (!cl)
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "cluster '%s' not found", id);
+  return cl;
 }

@@ -11,31 +11,24 @@
  * (`NAME.recovery_ms` in thresholds) is therefore the time from t0 to full
  * capacity, and its downtime_ms how long the group was short.
  *
- * One attempt per sample, like every AWS probe: retries would hide the
- * throttling and errors a probe is there to see. */
+ * One attempt per sample, like every AWS probe (awscheck.h, watching
+ * probes): retries would hide the throttling and errors a probe is there
+ * to see. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gameday/awscheck.h"
 #include "gameday/awskind.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
-
-struct asg_slot {
-  struct gd_sample *s;
-  struct gd_aws_call *call; /* while a call is out */
-  struct asg_slot *next;    /* every slot of the probe, for free */
-};
 
 struct asg_ctx {
   char *group;
   char *region;
   long long min; /* -1: the group's desired capacity */
   cJSON *params;
-  struct gd_aws *aws;
-  struct asg_slot *slots;
-  void (*stop_done)(struct gd_probe *p);
-  struct gd_probe *p;
+  struct gd_awscheck chk;
 };
 
 static const char *const asg_keys[] = {"auto_scaling_group", "min", "region",
@@ -43,11 +36,7 @@ static const char *const asg_keys[] = {"auto_scaling_group", "min", "region",
 
 static void ctx_free(struct asg_ctx *c) {
   if (!c) return;
-  struct asg_slot *sl;
-  while ((sl = c->slots)) {
-    c->slots = sl->next;
-    free(sl);
-  }
+  gd_awscheck_free(&c->chk);
   free(c->group);
   free(c->region);
   cJSON_Delete(c->params);
@@ -97,46 +86,30 @@ static void asg_describe(const struct gd_probe *p, char *buf, size_t n) {
 
 static int asg_start(struct gd_probe *p, struct gd_error *err) {
   struct asg_ctx *c = p->ctx;
-  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
-  /* The generic timeout cancels first; the client's own is a safety net a
-   * little behind it. */
-  struct gd_aws_options o = {.max_attempts = 1,
-                             .attempt_timeout_ms = ms + 1000,
-                             .total_timeout_ms = ms + 1000};
-  c->p = p;
-  return gd_awskind_client_region(p->loop, p->curl, c->region, &o, p->path,
-                                  &c->aws, err);
+  return gd_awscheck_start_watch(&c->chk, p, c->region, err);
 }
 
-static void on_groups(struct gd_aws_result *res, const struct gd_error *e,
-                      void *arg) {
-  struct asg_slot *sl = arg;
-  struct gd_sample *s = sl->s;
-  struct asg_ctx *c = s->probe->ctx;
-  sl->call = NULL;
-  if (e) {
-    if (e->code == GD_ECANCELED)
-      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
-    else
-      gd_sample_done(s, gd_awskind_sample_class(res, e), "%s", e->msg);
-    return;
-  }
+static void on_groups(struct gd_awscheck_run *r, struct gd_aws_result *res,
+                      const struct gd_error *e) {
+  struct asg_ctx *c = r->s->probe->ctx;
+  (void)e;
   xmlNode *g = gd_aws_xml_find(
       xmlDocGetRootElement(res->xml),
       "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
   if (!g) {
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "auto scaling group '%s' not found",
-                   c->group);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH,
+                       "auto scaling group '%s' not found", c->group);
     return;
   }
   char buf[64], *end;
   if (!gd_aws_xml_text(g, "DesiredCapacity", buf, sizeof buf)) {
-    gd_sample_done(s, GD_SAMPLE_PROTOCOL, "answer without DesiredCapacity");
+    gd_awscheck_finish(r, GD_SAMPLE_PROTOCOL,
+                       "answer without DesiredCapacity");
     return;
   }
   long desired = strtol(buf, &end, 10);
   if (end == buf || *end || desired < 0) {
-    gd_sample_done(s, GD_SAMPLE_PROTOCOL, "DesiredCapacity '%s'", buf);
+    gd_awscheck_finish(r, GD_SAMPLE_PROTOCOL, "DesiredCapacity '%s'", buf);
     return;
   }
   long in_service = 0;
@@ -149,51 +122,27 @@ static void on_groups(struct gd_aws_result *res, const struct gd_error *e,
       in_service++;
   }
   long need = c->min >= 0 ? (long)c->min : desired;
-  gd_sample_set_value(s, (double)in_service);
+  gd_sample_set_value(r->s, (double)in_service);
   /* "2/3 InService": of the desired capacity, what the eye compares. */
   if (in_service >= need)
-    gd_sample_done(s, GD_SAMPLE_OK, "%ld/%ld InService", in_service, desired);
+    gd_awscheck_finish(r, GD_SAMPLE_OK, "%ld/%ld InService", in_service,
+                       desired);
   else
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%ld/%ld InService, need %ld",
-                   in_service, desired, need);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%ld/%ld InService, need %ld",
+                       in_service, desired, need);
 }
 
 static int asg_sample(struct gd_probe *p, struct gd_sample *s,
                       struct gd_error *err) {
   struct asg_ctx *c = p->ctx;
-  struct asg_slot *sl = s->data;
-  if (!sl) {
-    if (!(sl = calloc(1, sizeof *sl)))
-      return gd_error_set(err, GD_ENOMEM, "out of memory");
-    sl->next = c->slots;
-    c->slots = sl;
-    s->data = sl;
-  }
-  sl->s = s;
-  return gd_aws_call(c->aws, "autoscaling", "DescribeAutoScalingGroups",
-                     c->params, on_groups, sl, &sl->call, err);
-}
-
-static void asg_cancel(struct gd_probe *p, struct gd_sample *s) {
-  struct asg_slot *sl = s->data;
-  (void)p;
-  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_groups, right here */
-}
-
-static void aws_closed(void *arg) {
-  struct asg_ctx *c = arg;
-  c->aws = NULL;
-  c->stop_done(c->p);
+  return gd_awscheck_sample(&c->chk, s, "autoscaling",
+                            "DescribeAutoScalingGroups", c->params, on_groups,
+                            err);
 }
 
 static void asg_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct asg_ctx *c = p->ctx;
-  if (!c->aws) {
-    done(p);
-    return;
-  }
-  c->stop_done = done;
-  gd_aws_close(c->aws, aws_closed, c);
+  gd_awscheck_stop(&c->chk, p, done);
 }
 
 static void asg_free(struct gd_probe *p) {
@@ -208,7 +157,7 @@ const struct gd_probe_ops gd_probe_aws_asg_in_service = {
     .describe = asg_describe,
     .start = asg_start,
     .sample = asg_sample,
-    .cancel = asg_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = asg_stop,
     .free = asg_free,
 };

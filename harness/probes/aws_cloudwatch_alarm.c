@@ -18,32 +18,24 @@
  *
  * CloudWatch evaluates alarms once a period (a minute, typically), so an
  * interval of seconds is plenty. One attempt per sample, like every AWS
- * probe: retries would hide the throttling and errors a probe is there to
+ * probe (awscheck.h, watching probes): retries would hide the throttling and errors a probe is there to
  * see; but a guard trips on one failed sample, so a guard's timeout_ms
  * should leave room for a slow answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gameday/awscheck.h"
 #include "gameday/awskind.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
-
-struct alarm_slot {
-  struct gd_sample *s;
-  struct gd_aws_call *call; /* while a call is out */
-  struct alarm_slot *next;
-};
 
 struct alarm_ctx {
   char *alarm;
   char *region;
   int insufficient_ok;
   cJSON *params;
-  struct gd_aws *aws;
-  struct alarm_slot *slots;
-  void (*stop_done)(struct gd_probe *p);
-  struct gd_probe *p;
+  struct gd_awscheck chk;
 };
 
 static const char *const alarm_keys[] = {"alarm", "region",
@@ -51,11 +43,7 @@ static const char *const alarm_keys[] = {"alarm", "region",
 
 static void ctx_free(struct alarm_ctx *c) {
   if (!c) return;
-  struct alarm_slot *sl;
-  while ((sl = c->slots)) {
-    c->slots = sl->next;
-    free(sl);
-  }
+  gd_awscheck_free(&c->chk);
   free(c->alarm);
   free(c->region);
   cJSON_Delete(c->params);
@@ -100,13 +88,7 @@ static void alarm_describe(const struct gd_probe *p, char *buf, size_t n) {
 
 static int alarm_start(struct gd_probe *p, struct gd_error *err) {
   struct alarm_ctx *c = p->ctx;
-  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
-  struct gd_aws_options o = {.max_attempts = 1,
-                             .attempt_timeout_ms = ms + 1000,
-                             .total_timeout_ms = ms + 1000};
-  c->p = p;
-  return gd_awskind_client_region(p->loop, p->curl, c->region, &o, p->path,
-                                  &c->aws, err);
+  return gd_awscheck_start_watch(&c->chk, p, c->region, err);
 }
 
 /* The alarm of that name among the answer's metric and composite alarms. */
@@ -126,22 +108,13 @@ static const xmlNode *find_alarm(const struct gd_aws_result *res,
   return NULL;
 }
 
-static void on_answer(struct gd_aws_result *res, const struct gd_error *e,
-                      void *arg) {
-  struct alarm_slot *sl = arg;
-  struct gd_sample *s = sl->s;
-  struct alarm_ctx *c = s->probe->ctx;
-  sl->call = NULL;
-  if (e) {
-    if (e->code == GD_ECANCELED)
-      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
-    else
-      gd_sample_done(s, gd_awskind_sample_class(res, e), "%s", e->msg);
-    return;
-  }
+static void on_answer(struct gd_awscheck_run *r, struct gd_aws_result *res,
+                      const struct gd_error *e) {
+  struct alarm_ctx *c = r->s->probe->ctx;
+  (void)e;
   const xmlNode *m = find_alarm(res, c->alarm);
   if (!m) {
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "no alarm '%s'", c->alarm);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "no alarm '%s'", c->alarm);
     return;
   }
   char state[32], reason[256];
@@ -149,49 +122,24 @@ static void on_answer(struct gd_aws_result *res, const struct gd_error *e,
   gd_aws_xml_text(m, "StateReason", reason, sizeof reason);
   if (strcmp(state, "OK") == 0 ||
       (c->insufficient_ok && strcmp(state, "INSUFFICIENT_DATA") == 0))
-    gd_sample_done(s, GD_SAMPLE_OK, "%s", state);
+    gd_awscheck_finish(r, GD_SAMPLE_OK, "%s", state);
   else if (reason[0])
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%s: %s", state, reason);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%s: %s", state, reason);
   else
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%s", state[0] ? state : "no state");
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%s",
+                       state[0] ? state : "no state");
 }
 
 static int alarm_sample(struct gd_probe *p, struct gd_sample *s,
                         struct gd_error *err) {
   struct alarm_ctx *c = p->ctx;
-  struct alarm_slot *sl = s->data;
-  if (!sl) {
-    if (!(sl = calloc(1, sizeof *sl)))
-      return gd_error_set(err, GD_ENOMEM, "out of memory");
-    sl->next = c->slots;
-    c->slots = sl;
-    s->data = sl;
-  }
-  sl->s = s;
-  return gd_aws_call(c->aws, "monitoring", "DescribeAlarms", c->params,
-                     on_answer, sl, &sl->call, err);
-}
-
-static void alarm_cancel(struct gd_probe *p, struct gd_sample *s) {
-  struct alarm_slot *sl = s->data;
-  (void)p;
-  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_answer, right here */
-}
-
-static void aws_closed(void *arg) {
-  struct alarm_ctx *c = arg;
-  c->aws = NULL;
-  c->stop_done(c->p);
+  return gd_awscheck_sample(&c->chk, s, "monitoring", "DescribeAlarms",
+                            c->params, on_answer, err);
 }
 
 static void alarm_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct alarm_ctx *c = p->ctx;
-  if (!c->aws) {
-    done(p);
-    return;
-  }
-  c->stop_done = done;
-  gd_aws_close(c->aws, aws_closed, c);
+  gd_awscheck_stop(&c->chk, p, done);
 }
 
 static void alarm_free(struct gd_probe *p) {
@@ -206,7 +154,7 @@ const struct gd_probe_ops gd_probe_aws_cloudwatch_alarm = {
     .describe = alarm_describe,
     .start = alarm_start,
     .sample = alarm_sample,
-    .cancel = alarm_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = alarm_stop,
     .free = alarm_free,
 };

@@ -12,21 +12,17 @@
  * targets again; with the default it only fails when nothing is left to
  * serve, which is what a client would see.
  *
- * One attempt per sample, like every AWS probe: retries would hide the
- * throttling and errors a probe is there to see. */
+ * One attempt per sample, like every AWS probe (awscheck.h, watching
+ * probes): retries would hide the throttling and errors a probe is there
+ * to see. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gameday/awscheck.h"
 #include "gameday/awskind.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
-
-struct tg_slot {
-  struct gd_sample *s;
-  struct gd_aws_call *call; /* while a call is out */
-  struct tg_slot *next;     /* every slot of the probe, for free */
-};
 
 struct tg_ctx {
   char *arn;
@@ -34,10 +30,7 @@ struct tg_ctx {
   long long min_healthy;
   int all;
   cJSON *params;
-  struct gd_aws *aws;
-  struct tg_slot *slots;
-  void (*stop_done)(struct gd_probe *p);
-  struct gd_probe *p;
+  struct gd_awscheck chk;
 };
 
 static const char *const tg_keys[] = {"target_group_arn", "min_healthy", "all",
@@ -45,11 +38,7 @@ static const char *const tg_keys[] = {"target_group_arn", "min_healthy", "all",
 
 static void ctx_free(struct tg_ctx *c) {
   if (!c) return;
-  struct tg_slot *sl;
-  while ((sl = c->slots)) {
-    c->slots = sl->next;
-    free(sl);
-  }
+  gd_awscheck_free(&c->chk);
   free(c->arn);
   free(c->region);
   cJSON_Delete(c->params);
@@ -122,34 +111,17 @@ static void tg_describe(const struct gd_probe *p, char *buf, size_t n) {
 
 static int tg_start(struct gd_probe *p, struct gd_error *err) {
   struct tg_ctx *c = p->ctx;
-  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
-  /* The generic timeout cancels first; the client's own is a safety net a
-   * little behind it. */
-  struct gd_aws_options o = {.max_attempts = 1,
-                             .attempt_timeout_ms = ms + 1000,
-                             .total_timeout_ms = ms + 1000};
-  c->p = p;
-  return gd_awskind_client_region(p->loop, p->curl, c->region, &o, p->path,
-                                  &c->aws, err);
+  return gd_awscheck_start_watch(&c->chk, p, c->region, err);
 }
 
-static void on_health(struct gd_aws_result *res, const struct gd_error *e,
-                      void *arg) {
-  struct tg_slot *sl = arg;
-  struct gd_sample *s = sl->s;
-  struct tg_ctx *c = s->probe->ctx;
-  sl->call = NULL;
-  if (e) {
-    if (e->code == GD_ECANCELED)
-      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
-    else
-      gd_sample_done(s, gd_awskind_sample_class(res, e), "%s", e->msg);
-    return;
-  }
+static void on_health(struct gd_awscheck_run *r, struct gd_aws_result *res,
+                      const struct gd_error *e) {
+  struct tg_ctx *c = r->s->probe->ctx;
+  (void)e;
   xmlNode *root = xmlDocGetRootElement(res->xml);
   if (!gd_aws_xml_find(root, "DescribeTargetHealthResult")) {
-    gd_sample_done(s, GD_SAMPLE_PROTOCOL,
-                   "answer without DescribeTargetHealthResult");
+    gd_awscheck_finish(r, GD_SAMPLE_PROTOCOL,
+                       "answer without DescribeTargetHealthResult");
     return;
   }
   long healthy = 0, total = 0;
@@ -172,52 +144,27 @@ static void on_health(struct gd_aws_result *res, const struct gd_error *e,
       if (k > 0) pos += (size_t)k;
     }
   }
-  gd_sample_set_value(s, (double)healthy);
+  gd_sample_set_value(r->s, (double)healthy);
   int ok = c->all ? total > 0 && healthy == total
                   : healthy >= (long)c->min_healthy;
   if (ok)
-    gd_sample_done(s, GD_SAMPLE_OK, "%ld/%ld healthy", healthy, total);
+    gd_awscheck_finish(r, GD_SAMPLE_OK, "%ld/%ld healthy", healthy, total);
   else
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%ld/%ld healthy%s%s%s", healthy,
-                   total, others[0] ? " (" : "", others, others[0] ? ")" : "");
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%ld/%ld healthy%s%s%s",
+                       healthy, total, others[0] ? " (" : "", others,
+                       others[0] ? ")" : "");
 }
 
 static int tg_sample(struct gd_probe *p, struct gd_sample *s,
                      struct gd_error *err) {
   struct tg_ctx *c = p->ctx;
-  struct tg_slot *sl = s->data;
-  if (!sl) {
-    if (!(sl = calloc(1, sizeof *sl)))
-      return gd_error_set(err, GD_ENOMEM, "out of memory");
-    sl->next = c->slots;
-    c->slots = sl;
-    s->data = sl;
-  }
-  sl->s = s;
-  return gd_aws_call(c->aws, "elasticloadbalancing", "DescribeTargetHealth",
-                     c->params, on_health, sl, &sl->call, err);
-}
-
-static void tg_cancel(struct gd_probe *p, struct gd_sample *s) {
-  struct tg_slot *sl = s->data;
-  (void)p;
-  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_health, right here */
-}
-
-static void aws_closed(void *arg) {
-  struct tg_ctx *c = arg;
-  c->aws = NULL;
-  c->stop_done(c->p);
+  return gd_awscheck_sample(&c->chk, s, "elasticloadbalancing",
+                            "DescribeTargetHealth", c->params, on_health, err);
 }
 
 static void tg_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct tg_ctx *c = p->ctx;
-  if (!c->aws) {
-    done(p);
-    return;
-  }
-  c->stop_done = done;
-  gd_aws_close(c->aws, aws_closed, c);
+  gd_awscheck_stop(&c->chk, p, done);
 }
 
 static void tg_free(struct gd_probe *p) {
@@ -232,7 +179,7 @@ const struct gd_probe_ops gd_probe_aws_elbv2_healthy = {
     .describe = tg_describe,
     .start = tg_start,
     .sample = tg_sample,
-    .cancel = tg_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = tg_stop,
     .free = tg_free,
 };

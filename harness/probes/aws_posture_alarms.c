@@ -193,14 +193,8 @@ static void on_alarms(struct gd_awscheck_run *r, struct gd_aws_result *res,
     judge(r);
     return;
   }
-  cJSON *params = cJSON_Duplicate(c->params, 1);
-  if (!params || !cJSON_AddStringToObject(params, "NextToken", token)) {
-    cJSON_Delete(params);
-    gd_awscheck_finish(r, GD_SAMPLE_ERROR, "out of memory");
-    return;
-  }
-  gd_awscheck_call(r, "monitoring", "DescribeAlarms", params, on_alarms);
-  cJSON_Delete(params);
+  gd_awscheck_call_page(r, "monitoring", "DescribeAlarms", c->params,
+                        "NextToken", token, on_alarms);
 }
 
 static int alp_sample(struct gd_probe *p, struct gd_sample *s,
@@ -208,11 +202,6 @@ static int alp_sample(struct gd_probe *p, struct gd_sample *s,
   struct alp_ctx *c = p->ctx;
   return gd_awscheck_sample(&c->chk, s, "monitoring", "DescribeAlarms",
                             c->params, on_alarms, err);
-}
-
-static void alp_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
 }
 
 static void alp_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
@@ -232,7 +221,7 @@ const struct gd_probe_ops gd_probe_aws_posture_alarms = {
     .describe = alp_describe,
     .start = alp_start,
     .sample = alp_sample,
-    .cancel = alp_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = alp_stop,
     .free = alp_free,
 };

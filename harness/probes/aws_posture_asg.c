@@ -162,11 +162,6 @@ static int asgp_sample(struct gd_probe *p, struct gd_sample *s,
                             err);
 }
 
-static void asgp_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void asgp_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct asgp_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -184,7 +179,7 @@ const struct gd_probe_ops gd_probe_aws_posture_asg = {
     .describe = asgp_describe,
     .start = asgp_start,
     .sample = asgp_sample,
-    .cancel = asgp_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = asgp_stop,
     .free = asgp_free,
 };

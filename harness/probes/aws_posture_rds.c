@@ -17,6 +17,7 @@
 
 #include "gameday/awscheck.h"
 #include "gameday/awskind.h"
+#include "gameday/awsrds.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
 
@@ -235,22 +236,8 @@ static void on_instances(struct gd_awscheck_run *r, struct gd_aws_result *res,
 static void on_cluster(struct gd_awscheck_run *r, struct gd_aws_result *res,
                        const struct gd_error *e) {
   struct rdsp_ctx *c = r->s->probe->ctx;
-  if (e) {
-    if (strcmp(res->aws_code, "DBClusterNotFoundFault") == 0)
-      gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "cluster '%s' not found",
-                         c->cluster);
-    else
-      gd_awscheck_fail(r, res, e);
-    return;
-  }
-  xmlNode *cl =
-      gd_aws_xml_find(xmlDocGetRootElement(res->xml),
-                      "DescribeDBClustersResult/DBClusters/DBCluster");
-  if (!cl) {
-    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "cluster '%s' not found",
-                       c->cluster);
-    return;
-  }
+  xmlNode *cl = gd_rds_check_cluster(r, res, e, c->cluster);
+  if (!cl) return;
   char buf[128];
   cJSON *members = cJSON_AddObjectToObject(r->state, "members");
   if (!members) {
@@ -286,11 +273,6 @@ static int rdsp_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void rdsp_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void rdsp_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct rdsp_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -308,7 +290,7 @@ const struct gd_probe_ops gd_probe_aws_posture_rds = {
     .describe = rdsp_describe,
     .start = rdsp_start,
     .sample = rdsp_sample,
-    .cancel = rdsp_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = rdsp_stop,
     .free = rdsp_free,
 };

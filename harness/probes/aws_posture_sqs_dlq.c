@@ -165,11 +165,6 @@ static int dlq_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void dlq_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void dlq_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct dlq_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -187,7 +182,7 @@ const struct gd_probe_ops gd_probe_aws_posture_sqs_dlq = {
     .describe = dlq_describe,
     .start = dlq_start,
     .sample = dlq_sample,
-    .cancel = dlq_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = dlq_stop,
     .free = dlq_free,
 };

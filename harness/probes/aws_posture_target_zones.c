@@ -244,11 +244,6 @@ static int tz_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void tz_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void tz_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct tz_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -266,7 +261,7 @@ const struct gd_probe_ops gd_probe_aws_posture_target_zones = {
     .describe = tz_describe,
     .start = tz_start,
     .sample = tz_sample,
-    .cancel = tz_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = tz_stop,
     .free = tz_free,
 };

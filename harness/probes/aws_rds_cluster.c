@@ -10,22 +10,18 @@
  * cluster reported the new writer; it cannot be in the steady state, since
  * it fails until the fault has happened.
  *
- * One attempt per sample, like every AWS probe: retries would hide the
- * throttling and errors a probe is there to see. */
+ * One attempt per sample, like every AWS probe (awscheck.h, watching
+ * probes): retries would hide the throttling and errors a probe is there
+ * to see. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gameday/awscheck.h"
 #include "gameday/awskind.h"
 #include "gameday/awsrds.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
-
-struct cluster_slot {
-  struct gd_sample *s;
-  struct gd_aws_call *call; /* while a call is out */
-  struct cluster_slot *next;
-};
 
 struct cluster_ctx {
   char *cluster;
@@ -33,11 +29,8 @@ struct cluster_ctx {
   char *status; /* expected */
   int writer_changed;
   cJSON *params;
-  struct gd_aws *aws;
   char first_writer[GD_RDS_ID_MAX]; /* "" until seen */
-  struct cluster_slot *slots;
-  void (*stop_done)(struct gd_probe *p);
-  struct gd_probe *p;
+  struct gd_awscheck chk;
 };
 
 static const char *const cluster_keys[] = {"cluster", "region", "expect",
@@ -46,11 +39,7 @@ static const char *const expect_keys[] = {"status", "writer_changed", NULL};
 
 static void ctx_free(struct cluster_ctx *c) {
   if (!c) return;
-  struct cluster_slot *sl;
-  while ((sl = c->slots)) {
-    c->slots = sl->next;
-    free(sl);
-  }
+  gd_awscheck_free(&c->chk);
   free(c->cluster);
   free(c->region);
   free(c->status);
@@ -102,94 +91,52 @@ static void cluster_describe(const struct gd_probe *p, char *buf, size_t n) {
 
 static int cluster_start(struct gd_probe *p, struct gd_error *err) {
   struct cluster_ctx *c = p->ctx;
-  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
-  /* The generic timeout cancels first; the client's own is a safety net a
-   * little behind it. */
-  struct gd_aws_options o = {.max_attempts = 1,
-                             .attempt_timeout_ms = ms + 1000,
-                             .total_timeout_ms = ms + 1000};
-  c->p = p;
   c->first_writer[0] = 0;
-  return gd_awskind_client_region(p->loop, p->curl, c->region, &o, p->path,
-                                  &c->aws, err);
+  return gd_awscheck_start_watch(&c->chk, p, c->region, err);
 }
 
-static void on_answer(struct gd_aws_result *res, const struct gd_error *e,
-                      void *arg) {
-  struct cluster_slot *sl = arg;
-  struct gd_sample *s = sl->s;
-  struct cluster_ctx *c = s->probe->ctx;
+static void on_answer(struct gd_awscheck_run *r, struct gd_aws_result *res,
+                      const struct gd_error *e) {
+  struct cluster_ctx *c = r->s->probe->ctx;
   struct gd_rds_cluster cl;
-  sl->call = NULL;
-  if (e) {
-    if (e->code == GD_ECANCELED)
-      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
-    else
-      gd_sample_done(s, gd_awskind_sample_class(res, e), "%s", e->msg);
-    return;
-  }
+  (void)e;
   if (gd_rds_cluster_read(res, &cl)) {
-    gd_sample_done(s, GD_SAMPLE_PROTOCOL, "no cluster '%s' in the answer",
-                   c->cluster);
+    gd_awscheck_finish(r, GD_SAMPLE_PROTOCOL, "no cluster '%s' in the answer",
+                       c->cluster);
     return;
   }
   if (cl.writer[0] && !c->first_writer[0])
     snprintf(c->first_writer, sizeof c->first_writer, "%s", cl.writer);
   int status_ok = strcmp(cl.status, c->status) == 0;
   if (!cl.writer[0]) {
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%s, no writer", cl.status);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%s, no writer", cl.status);
   } else if (!status_ok) {
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "%s (want %s), writer %s",
-                   cl.status, c->status, cl.writer);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%s (want %s), writer %s",
+                       cl.status, c->status, cl.writer);
   } else if (c->writer_changed) {
     if (strcmp(cl.writer, c->first_writer) == 0)
-      gd_sample_done(s, GD_SAMPLE_MISMATCH, "%s, writer still %s", cl.status,
-                     cl.writer);
+      gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "%s, writer still %s",
+                         cl.status, cl.writer);
     else
-      gd_sample_done(s, GD_SAMPLE_OK, "%s, writer %s (was %s)", cl.status,
-                     cl.writer, c->first_writer);
+      gd_awscheck_finish(r, GD_SAMPLE_OK, "%s, writer %s (was %s)",
+                         cl.status, cl.writer, c->first_writer);
   } else {
-    gd_sample_done(s, GD_SAMPLE_OK, "%s, writer %s", cl.status, cl.writer);
+    gd_awscheck_finish(r, GD_SAMPLE_OK, "%s, writer %s", cl.status,
+                       cl.writer);
   }
 }
 
 static int cluster_sample(struct gd_probe *p, struct gd_sample *s,
                           struct gd_error *err) {
   struct cluster_ctx *c = p->ctx;
-  struct cluster_slot *sl = s->data;
-  if (!sl) {
-    if (!(sl = calloc(1, sizeof *sl)))
-      return gd_error_set(err, GD_ENOMEM, "out of memory");
-    sl->next = c->slots;
-    c->slots = sl;
-    s->data = sl;
-  }
-  sl->s = s;
-  return gd_aws_call(c->aws, "rds", "DescribeDBClusters", c->params,
-                     on_answer, sl, &sl->call, err);
-}
-
-static void cluster_cancel(struct gd_probe *p, struct gd_sample *s) {
-  struct cluster_slot *sl = s->data;
-  (void)p;
-  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_answer, right here */
-}
-
-static void aws_closed(void *arg) {
-  struct cluster_ctx *c = arg;
-  c->aws = NULL;
-  c->stop_done(c->p);
+  return gd_awscheck_sample(&c->chk, s, "rds", "DescribeDBClusters",
+                            c->params, on_answer, err);
 }
 
 static void cluster_stop(struct gd_probe *p,
                          void (*done)(struct gd_probe *p)) {
   struct cluster_ctx *c = p->ctx;
-  if (!c->aws) {
-    done(p);
-    return;
-  }
-  c->stop_done = done;
-  gd_aws_close(c->aws, aws_closed, c);
+  gd_awscheck_stop(&c->chk, p, done);
 }
 
 static void cluster_free(struct gd_probe *p) {
@@ -204,7 +151,7 @@ const struct gd_probe_ops gd_probe_aws_rds_cluster = {
     .describe = cluster_describe,
     .start = cluster_start,
     .sample = cluster_sample,
-    .cancel = cluster_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = cluster_stop,
     .free = cluster_free,
 };

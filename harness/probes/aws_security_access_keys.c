@@ -274,11 +274,6 @@ static int akc_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void akc_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void akc_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct akc_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -298,7 +293,7 @@ const struct gd_probe_ops gd_probe_aws_security_access_keys = {
     .describe = akc_describe,
     .start = akc_start,
     .sample = akc_sample,
-    .cancel = akc_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = akc_stop,
     .free = akc_free,
 };

@@ -164,11 +164,6 @@ static int ctl_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void ctl_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void ctl_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct ctl_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -186,7 +181,7 @@ const struct gd_probe_ops gd_probe_aws_security_cloudtrail = {
     .describe = ctl_describe,
     .start = ctl_start,
     .sample = ctl_sample,
-    .cancel = ctl_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = ctl_stop,
     .free = ctl_free,
 };

@@ -14,6 +14,7 @@
 
 #include "gameday/awscheck.h"
 #include "gameday/awskind.h"
+#include "gameday/awsrds.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
 
@@ -244,22 +245,8 @@ static void on_groups(struct gd_awscheck_run *r, struct gd_aws_result *res,
 static void on_cluster(struct gd_awscheck_run *r, struct gd_aws_result *res,
                        const struct gd_error *e) {
   struct dsg_ctx *c = r->s->probe->ctx;
-  if (e) {
-    if (strcmp(res->aws_code, "DBClusterNotFoundFault") == 0)
-      gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "cluster '%s' not found",
-                         c->cluster);
-    else
-      gd_awscheck_fail(r, res, e);
-    return;
-  }
-  xmlNode *cl =
-      gd_aws_xml_find(xmlDocGetRootElement(res->xml),
-                      "DescribeDBClustersResult/DBClusters/DBCluster");
-  if (!cl) {
-    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "cluster '%s' not found",
-                       c->cluster);
-    return;
-  }
+  xmlNode *cl = gd_rds_check_cluster(r, res, e, c->cluster);
+  if (!cl) return;
   cJSON *params = cJSON_CreateObject(), *ids;
   if (!params || !(ids = cJSON_AddArrayToObject(params, "GroupId"))) {
     cJSON_Delete(params);
@@ -292,11 +279,6 @@ static int dsg_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void dsg_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void dsg_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct dsg_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -314,7 +296,7 @@ const struct gd_probe_ops gd_probe_aws_security_db_sg = {
     .describe = dsg_describe,
     .start = dsg_start,
     .sample = dsg_sample,
-    .cancel = dsg_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = dsg_stop,
     .free = dsg_free,
 };

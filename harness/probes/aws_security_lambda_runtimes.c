@@ -283,11 +283,6 @@ static int lrt_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void lrt_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void lrt_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct lrt_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -305,7 +300,7 @@ const struct gd_probe_ops gd_probe_aws_security_lambda_runtimes = {
     .describe = lrt_describe,
     .start = lrt_start,
     .sample = lrt_sample,
-    .cancel = lrt_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = lrt_stop,
     .free = lrt_free,
 };

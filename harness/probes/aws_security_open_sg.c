@@ -285,14 +285,8 @@ static void on_groups(struct gd_awscheck_run *r, struct gd_aws_result *res,
     judge(r);
     return;
   }
-  cJSON *params = cJSON_Duplicate(c->params, 1);
-  if (!params || !cJSON_AddStringToObject(params, "NextToken", token)) {
-    cJSON_Delete(params);
-    gd_awscheck_finish(r, GD_SAMPLE_ERROR, "out of memory");
-    return;
-  }
-  gd_awscheck_call(r, "ec2", "DescribeSecurityGroups", params, on_groups);
-  cJSON_Delete(params);
+  gd_awscheck_call_page(r, "ec2", "DescribeSecurityGroups", c->params,
+                        "NextToken", token, on_groups);
 }
 
 static int osg_sample(struct gd_probe *p, struct gd_sample *s,
@@ -300,11 +294,6 @@ static int osg_sample(struct gd_probe *p, struct gd_sample *s,
   struct osg_ctx *c = p->ctx;
   return gd_awscheck_sample(&c->chk, s, "ec2", "DescribeSecurityGroups",
                             c->params, on_groups, err);
-}
-
-static void osg_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
 }
 
 static void osg_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
@@ -324,7 +313,7 @@ const struct gd_probe_ops gd_probe_aws_security_open_sg = {
     .describe = osg_describe,
     .start = osg_start,
     .sample = osg_sample,
-    .cancel = osg_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = osg_stop,
     .free = osg_free,
 };

@@ -183,11 +183,6 @@ static int pwp_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void pwp_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void pwp_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct pwp_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -207,7 +202,7 @@ const struct gd_probe_ops gd_probe_aws_security_password_policy = {
     .describe = pwp_describe,
     .start = pwp_start,
     .sample = pwp_sample,
-    .cancel = pwp_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = pwp_stop,
     .free = pwp_free,
 };

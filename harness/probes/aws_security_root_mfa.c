@@ -72,11 +72,6 @@ static int mfa_sample(struct gd_probe *p, struct gd_sample *s,
                             on_summary, err);
 }
 
-static void mfa_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void mfa_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct mfa_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -96,7 +91,7 @@ const struct gd_probe_ops gd_probe_aws_security_root_mfa = {
     .describe = mfa_describe,
     .start = mfa_start,
     .sample = mfa_sample,
-    .cancel = mfa_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = mfa_stop,
     .free = mfa_free,
 };

@@ -329,11 +329,6 @@ static int s3p_sample(struct gd_probe *p, struct gd_sample *s,
   return 0;
 }
 
-static void s3p_cancel(struct gd_probe *p, struct gd_sample *s) {
-  (void)p;
-  gd_awscheck_cancel(s);
-}
-
 static void s3p_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct s3p_ctx *c = p->ctx;
   gd_awscheck_stop(&c->chk, p, done);
@@ -351,7 +346,7 @@ const struct gd_probe_ops gd_probe_aws_security_s3_public = {
     .describe = s3p_describe,
     .start = s3p_start,
     .sample = s3p_sample,
-    .cancel = s3p_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = s3p_stop,
     .free = s3p_free,
 };

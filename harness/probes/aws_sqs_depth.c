@@ -26,31 +26,23 @@
  * of order; the bookkeeping is by sample start, so a late answer is placed
  * where it belongs.
  *
- * One attempt per sample: the client's retries would hide the very
- * throttling and errors a probe is there to see, and the generic sample
- * timeout is the bound. */
-#define _GNU_SOURCE /* strcasestr */
+ * One attempt per sample (awscheck.h, watching probes): the client's
+ * retries would hide the very throttling and errors a probe is there to
+ * see, and the generic sample timeout is the bound. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "gameday/awscheck.h"
 #include "gameday/awskind.h"
 #include "gameday/json.h"
 #include "gameday/probe.h"
-
-struct depth_slot {
-  struct gd_sample *s;
-  struct gd_aws_call *call; /* while a call is out */
-  struct depth_slot *next;  /* every slot of the probe, for free */
-};
 
 struct depth_ctx {
   struct gd_awskind_sqs q;
   long long max_depth;
   int in_flight;
   cJSON *params; /* the request, the same every sample */
-  struct gd_aws *aws;
   int have_peak;
   double peak;
   /* drain bookkeeping, by sample start (uv_hrtime) */
@@ -59,9 +51,7 @@ struct depth_ctx {
   uint64_t over_last;      /* last start over max_depth, at or after t0 */
   uint64_t under_first;    /* first start under it after over_last; 0 none */
   double under_depth;      /* the depth it read */
-  struct depth_slot *slots;
-  void (*stop_done)(struct gd_probe *p);
-  struct gd_probe *p;
+  struct gd_awscheck chk;
 };
 
 static const char *const depth_keys[] = {"queue_url", "region", "max_depth",
@@ -71,11 +61,7 @@ static const char *const depth_figures[] = {"peak_depth", "drain_ms",
 
 static void ctx_free(struct depth_ctx *c) {
   if (!c) return;
-  struct depth_slot *sl;
-  while ((sl = c->slots)) {
-    c->slots = sl->next;
-    free(sl);
-  }
+  gd_awscheck_free(&c->chk);
   gd_awskind_sqs_free(&c->q);
   cJSON_Delete(c->params);
   free(c);
@@ -117,16 +103,10 @@ static void depth_describe(const struct gd_probe *p, char *buf, size_t n) {
 
 static int depth_start(struct gd_probe *p, struct gd_error *err) {
   struct depth_ctx *c = p->ctx;
-  unsigned ms = (unsigned)(p->timeout_ns / 1000000);
-  /* The generic timeout cancels first; the client's own is a safety net a
-   * little behind it. */
-  struct gd_aws_options o = {.max_attempts = 1,
-                             .attempt_timeout_ms = ms + 1000,
-                             .total_timeout_ms = ms + 1000};
-  c->p = p;
   c->have_peak = 0;
   c->t0 = c->peak_last = c->over_last = c->under_first = 0;
-  return gd_awskind_client(p->loop, p->curl, &c->q, &o, p->path, &c->aws, err);
+  /* The queue's region (awskind.h), as gd_awskind_client would take. */
+  return gd_awscheck_start_watch(&c->chk, p, c->q.region, err);
 }
 
 /* An SQS count is a decimal string: "250". */
@@ -138,18 +118,6 @@ static int attr_count(const cJSON *attrs, const char *name, double *out) {
   if (*end || v[0] == '-') return -1;
   *out = (double)n;
   return 0;
-}
-
-static enum gd_sample_class error_class(const struct gd_aws_result *res,
-                                        const struct gd_error *e) {
-  if (e->code == GD_ETIMEDOUT || e->code == GD_ECANCELED)
-    return GD_SAMPLE_TIMEOUT;
-  if (res->aws_code[0]) return GD_SAMPLE_ERROR;
-  if (res->status >= 200 && res->status <= 299) return GD_SAMPLE_PROTOCOL;
-  if (res->status) return GD_SAMPLE_STATUS;
-  /* The client keeps no errno; its message is all there is to go on. */
-  if (strcasestr(e->msg, "refused")) return GD_SAMPLE_REFUSED;
-  return GD_SAMPLE_CONNECT;
 }
 
 /* One depth read at sample start `at`. */
@@ -182,26 +150,18 @@ static void drain_publish(struct depth_ctx *c, struct gd_probe *p) {
                             ((double)(c->under_first - c->peak_last) / 1e9));
 }
 
-static void on_attrs(struct gd_aws_result *res, const struct gd_error *e,
-                     void *arg) {
-  struct depth_slot *sl = arg;
-  struct gd_sample *s = sl->s;
+static void on_attrs(struct gd_awscheck_run *r, struct gd_aws_result *res,
+                     const struct gd_error *e) {
+  struct gd_sample *s = r->s;
   struct gd_probe *p = s->probe;
   struct depth_ctx *c = p->ctx;
-  sl->call = NULL;
-  if (e) {
-    if (e->code == GD_ECANCELED)
-      gd_sample_done(s, GD_SAMPLE_TIMEOUT, "cancelled");
-    else
-      gd_sample_done(s, error_class(res, e), "%s", e->msg);
-    return;
-  }
+  (void)e;
   const cJSON *attrs = cJSON_GetObjectItem(res->json, "Attributes");
   double visible, hidden;
   if (attr_count(attrs, "ApproximateNumberOfMessages", &visible) ||
       attr_count(attrs, "ApproximateNumberOfMessagesNotVisible", &hidden)) {
-    gd_sample_done(s, GD_SAMPLE_PROTOCOL,
-                   "answer without the message counts");
+    gd_awscheck_finish(r, GD_SAMPLE_PROTOCOL,
+                       "answer without the message counts");
     return;
   }
   double depth = visible + (c->in_flight ? hidden : 0);
@@ -216,50 +176,24 @@ static void on_attrs(struct gd_aws_result *res, const struct gd_error *e,
     c->peak_last = s->start_ns;
   drain_note(c, s->start_ns, depth);
   if (depth > (double)c->max_depth)
-    gd_sample_done(s, GD_SAMPLE_MISMATCH, "depth %.0f > %lld", depth,
-                   c->max_depth);
+    gd_awscheck_finish(r, GD_SAMPLE_MISMATCH, "depth %.0f > %lld", depth,
+                       c->max_depth);
   else
-    gd_sample_done(s, GD_SAMPLE_OK, NULL);
+    gd_awscheck_finish(r, GD_SAMPLE_OK, "%s", "");
 }
 
 static int depth_sample(struct gd_probe *p, struct gd_sample *s,
                         struct gd_error *err) {
   struct depth_ctx *c = p->ctx;
-  struct depth_slot *sl = s->data;
-  if (!sl) {
-    if (!(sl = calloc(1, sizeof *sl)))
-      return gd_error_set(err, GD_ENOMEM, "out of memory");
-    sl->next = c->slots;
-    c->slots = sl;
-    s->data = sl;
-  }
-  sl->s = s;
   if (!c->t0 && p->t0_ns) c->t0 = p->t0_ns;
-  return gd_aws_call(c->aws, "sqs", "GetQueueAttributes", c->params, on_attrs,
-                     sl, &sl->call, err);
-}
-
-static void depth_cancel(struct gd_probe *p, struct gd_sample *s) {
-  struct depth_slot *sl = s->data;
-  (void)p;
-  if (sl && sl->call) gd_aws_cancel(sl->call); /* on_attrs, right here */
-}
-
-static void aws_closed(void *arg) {
-  struct depth_ctx *c = arg;
-  c->aws = NULL;
-  c->stop_done(c->p);
+  return gd_awscheck_sample(&c->chk, s, "sqs", "GetQueueAttributes",
+                            c->params, on_attrs, err);
 }
 
 static void depth_stop(struct gd_probe *p, void (*done)(struct gd_probe *p)) {
   struct depth_ctx *c = p->ctx;
   drain_publish(c, p);
-  if (!c->aws) {
-    done(p);
-    return;
-  }
-  c->stop_done = done;
-  gd_aws_close(c->aws, aws_closed, c);
+  gd_awscheck_stop(&c->chk, p, done);
 }
 
 static void depth_free(struct gd_probe *p) {
@@ -275,7 +209,7 @@ const struct gd_probe_ops gd_probe_aws_sqs_depth = {
     .describe = depth_describe,
     .start = depth_start,
     .sample = depth_sample,
-    .cancel = depth_cancel,
+    .cancel = gd_awscheck_cancel,
     .stop = depth_stop,
     .free = depth_free,
 };

@@ -12,7 +12,7 @@
  *   sample  return gd_awscheck_sample(&c->chk, s, "rds",
  *                                     "DescribeDBClusters", c->params,
  *                                     on_clusters, err);
- *   cancel  gd_awscheck_cancel(s)
+ *   cancel  gd_awscheck_cancel itself (.cancel = gd_awscheck_cancel)
  *   stop    gd_awscheck_stop(&c->chk, p, done)
  *   free    gd_awscheck_free(&c->chk)   (then free the rest of ctx)
  *
@@ -51,7 +51,17 @@
  *
  * The client makes up to 3 attempts per call (throttling and 5xx are
  * retried with backoff) within the probe's timeout: a check is one reading,
- * and a throttled answer should not make it "could not check". */
+ * and a throttled answer should not make it "could not check".
+ *
+ * Watching probes. The probes that sample a resource through a run
+ * (aws.rds.cluster, aws.sqs.queue_depth, aws.cloudwatch.alarm, ...) make
+ * one call per sample and use the same machinery, started with
+ * gd_awscheck_start_watch instead. Then the client makes one attempt per
+ * call (retries would hide the throttling and errors such a probe is there
+ * to see; the sample's timeout is the bound), and a failed call ends the
+ * sample as every AWS probe reports it: class gd_awskind_sample_class,
+ * detail the client's message, and "cancelled" (GD_SAMPLE_TIMEOUT) on
+ * cancellation. */
 #ifndef GAMEDAY_AWSCHECK_H
 #define GAMEDAY_AWSCHECK_H
 
@@ -80,6 +90,7 @@ struct gd_awscheck {
   struct gd_aws *aws;
   struct gd_awscheck_run *runs; /* one per sample slot, for free */
   void (*stop_done)(struct gd_probe *p);
+  int watch; /* started with gd_awscheck_start_watch */
 };
 
 /* One sample's chain. s is the sample (s->probe->ctx the kind's ctx);
@@ -104,6 +115,11 @@ struct gd_awscheck_run {
  * prefixed with the probe's path; nothing is left open on error. */
 int gd_awscheck_start(struct gd_awscheck *c, struct gd_probe *p,
                       const char *region, struct gd_error *err);
+
+/* For ops->start of a watching probe (above): one attempt per call, and
+ * failed calls reported the probes' way. */
+int gd_awscheck_start_watch(struct gd_awscheck *c, struct gd_probe *p,
+                            const char *region, struct gd_error *err);
 
 /* For ops->sample: begins sample s and makes its first call. Returns an
  * error (and the sample is recorded as failed by the caller, no callback)
@@ -133,6 +149,13 @@ void gd_awscheck_call_any(struct gd_awscheck_run *r, const char *service,
                           const char *operation, const cJSON *params,
                           gd_awscheck_cb cb);
 
+/* gd_awscheck_call for the next page of a listing: params plus
+ * {key: token} ("NextToken"); params themselves are not changed. */
+void gd_awscheck_call_page(struct gd_awscheck_run *r, const char *service,
+                           const char *operation, const cJSON *params,
+                           const char *key, const char *token,
+                           gd_awscheck_cb cb);
+
 /* Ends the sample with class cls and a printf-style detail. Call
  * gd_sample_set_value(r->s, v) before it for a reading. r is not to be
  * used after this (the slot may begin its next sample). */
@@ -145,8 +168,8 @@ void gd_awscheck_fail(struct gd_awscheck_run *r,
                       const struct gd_aws_result *res,
                       const struct gd_error *e);
 
-/* For ops->cancel. */
-void gd_awscheck_cancel(struct gd_sample *s);
+/* ops->cancel itself: every kind's sample is a run of the helper. */
+void gd_awscheck_cancel(struct gd_probe *p, struct gd_sample *s);
 /* For ops->stop: closes the client (if started), then done(p). */
 void gd_awscheck_stop(struct gd_awscheck *c, struct gd_probe *p,
                       void (*done)(struct gd_probe *p));
