@@ -183,3 +183,26 @@ const char *gd_jstr(const cJSON *o, const char *path) {
   const cJSON *v = gd_jget(o, path);
   return cJSON_IsString(v) ? v->valuestring : "";
 }
+
+const cJSON *gd_jfind(const cJSON *o, const char *path, const char *key,
+                      const char *value) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, gd_jget(o, path)) {
+    if (strcmp(gd_jstr(e, key), value) == 0) return e;
+  }
+  return NULL;
+}
+
+int gd_jfailed_then_recovered(const cJSON *j, const char *probe) {
+  char path[128];
+  snprintf(path, sizeof path, "probes.%s.timeline", probe);
+  const cJSON *span;
+  int failed = 0, last_ok = 0;
+  /* A span is [start_ms, end_ms, "ok" or "fail", count], from t0. */
+  cJSON_ArrayForEach(span, gd_jget(j, path)) {
+    int ok = strcmp(gd_jstr(span, "2"), "ok") == 0;
+    if (!ok && gd_jnum(span, "0") >= 0) failed = 1;
+    last_ok = ok;
+  }
+  return failed && last_ok;
+}

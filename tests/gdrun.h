@@ -1,7 +1,7 @@
 /* Running the real gameday binary from an end-to-end test: an argument
  * list, one run (start, wait with a timeout, stop it past that), its output
- * and its --json journal read back, and dotted-path lookups into the
- * journal. */
+ * and its --json journal read back, and lookups into the journal (dotted
+ * paths, array elements by a member). */
 #ifndef GD_GDRUN_H
 #define GD_GDRUN_H
 
@@ -68,5 +68,16 @@ const cJSON *gd_jget(const cJSON *o, const char *path);
 double gd_jnum(const cJSON *o, const char *path);
 /* Its string, or "" (never NULL: fit for string assertions). */
 const char *gd_jstr(const cJSON *o, const char *path);
+/* The first element of the array at path whose string member key is
+ * value, or NULL: gd_jfind(j, "thresholds", "name", "writes.downtime_ms"),
+ * gd_jfind(j, "actions", "phase", "fault"). */
+const cJSON *gd_jfind(const cJSON *o, const char *path, const char *key,
+                      const char *value);
+/* The probe failed after t0 and ended healthy: its timeline
+ * (probes.PROBE.timeline) has a "fail" span starting at or after t0 and
+ * ends with an "ok" span. (Its own recovery_ms does not tell: it is the
+ * first instant it had been ok for stable_for_ms, which can precede a
+ * failure that shows late.) */
+int gd_jfailed_then_recovered(const cJSON *j, const char *probe);
 
 #endif

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "gdrun.h"
 #include "testutil.h"
 
 #define MAX_ARGS 16
@@ -202,6 +204,9 @@ int gd_stack_alive(long pid) {
 }
 
 void gd_stack_cleanup(struct gd_stack *s, int keep) {
+  gd_stack_vars_free(s->vars, s->nvars);
+  s->vars = NULL;
+  s->nvars = 0;
   if (!s->tmp) return;
   if (keep)
     printf("\n    kept for inspection: %s", s->tmp);
@@ -217,4 +222,83 @@ int gd_stack_up(struct gd_stack *s, char **out) {
   const char *bin = getenv("GD_BIN_DIR");
   return gd_stack_run(s, out, "up", "--base", base, "--bin",
                       bin && *bin ? bin : ".", NULL);
+}
+
+int gd_stack_test_up(struct gd_stack *s, char **out) {
+  const char *missing = gd_stack_missing();
+  if (missing) {
+    s->skipped = 1;
+    printf("\n    SKIPPED: %s is missing; install the stack's packages with "
+           "scripts/deps.sh and its npm packages with npm ci --prefix "
+           "scenarios/local/stack/queue ",
+           missing);
+    return -1;
+  }
+  CU_ASSERT_FATAL(gd_stack_init(s) == 0);
+  char *text;
+  int rc = gd_stack_up(s, &text);
+  if (rc != 0) printf("\n    stack.sh up: exit %d\n%s", rc, text);
+  if (rc != 0 || !out)
+    free(text);
+  else
+    *out = text;
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  s->vars = gd_stack_vars(s, &s->nvars);
+  if (!s->vars && out) {
+    free(*out);
+    *out = NULL;
+  }
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s->vars);
+  return 0;
+}
+
+int gd_stack_test_down(struct gd_stack *s, char **out) {
+  if (!s->tmp) return -1;
+  char *text;
+  int rc = gd_stack_run(s, &text, "down", NULL);
+  if (rc != 0) printf("\n    stack.sh down: exit %d\n%s", rc, text);
+  if (out)
+    *out = text;
+  else
+    free(text);
+  CU_ASSERT_EQUAL(rc, 0);
+  return 0;
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int gd_stack_gameday(struct gd_stack *s, struct gd_gdrun_args *a,
+                     const struct gd_stack_gdrun *o, struct gd_gdrun *r) {
+  char json[4200], junit[4200], log[4200];
+  /* The label before a grows: its second argument, the first file. */
+  char label[4200];
+  snprintf(label, sizeof label, "%s", a->n > 1 ? a->v[1] : "gameday");
+  int k = ++s->nrun;
+  snprintf(json, sizeof json, "%s/%s-%02d.json", s->tmp, o->name, k);
+  snprintf(junit, sizeof junit, "%s/%s-%02d.xml", s->tmp, o->name, k);
+  snprintf(log, sizeof log, "%s/%s-%02d.log", s->tmp, o->name, k);
+  for (size_t i = 0; i < s->nvars; i++) gd_gdrun_var(a, "%s", s->vars[i]);
+  gd_gdrun_var(a, "stack_sh=%s", gd_test_src("scenarios/local/stack/stack.sh"));
+  for (const char *const *v = o->vars; v && *v; v++) gd_gdrun_var(a, "%s", *v);
+  gd_gdrun_arg(a, "--json");
+  gd_gdrun_arg(a, "%s", json);
+  if (o->junit) {
+    gd_gdrun_arg(a, "--junit");
+    gd_gdrun_arg(a, "%s", junit);
+  }
+  long long t0 = now_ms();
+  /* Past the timeout, with a grace, SIGTERM aborts a run and still runs
+   * its rollback (stack.sh up), which may take a while. */
+  gd_gdrun(r, a->v,
+           &(struct gd_gdrun_io){
+               .out = log, .journal = json, .grace_ms = o->grace_ms},
+           o->timeout_ms);
+  gd_gdrun_args_free(a);
+  printf("\n    %s: exit %d in %lld ms", label, r->status, now_ms() - t0);
+  if (!r->journal) gd_gdrun_dump(r);
+  return r->status;
 }

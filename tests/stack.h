@@ -16,6 +16,12 @@ struct gd_stack {
   char dir[4096];  /* the run directory, tmp/stack */
   int base;        /* first port */
   int nlog;        /* numbers the stack.sh logs */
+  /* For a program whose tests share one stack (gd_stack_test_up): */
+  int skipped;     /* a program the stack needs is missing */
+  int up;          /* it came up: set by the program once all it wants is */
+  char **vars;     /* ports.env as NAME=value, for --var */
+  size_t nvars;
+  int nrun;        /* numbers gd_stack_gameday's journals and logs */
 };
 
 /* The first program the stack needs that is not installed (by the path
@@ -62,7 +68,49 @@ long gd_stack_pid_in(const char *path);
 int gd_stack_alive(long pid);
 
 /* Removes the test directory (keep: leaves it, for inspection, and says
- * where) and frees what init allocated. Run stack.sh down first. */
+ * where) and frees what init and gd_stack_test_up allocated. Run stack.sh
+ * down first. */
 void gd_stack_cleanup(struct gd_stack *s, int keep);
+
+/* The scaffolding of a program whose tests share one stack: its first test
+ * brings the stack up, the others skip unless s->up, its last takes it
+ * down.
+ *
+ * The first test: when a program is missing, prints the skip (how to
+ * install it) and returns -1 with s->skipped set: the test returns.
+ * Otherwise gd_stack_init and gd_stack_up, with fatal assertions that
+ * both worked (stack.sh's output printed when up failed) and that
+ * ports.env was read into s->vars; stack.sh up's output into *out when out
+ * is not NULL (caller frees). 0: the caller checks what else it needs and
+ * sets s->up. */
+int gd_stack_test_up(struct gd_stack *s, char **out);
+
+/* The last test, after `if (s->skipped) GD_SKIP(...)`: stack.sh down,
+ * asserted to exit 0 (its output printed when not; into *out when out is
+ * not NULL, caller frees). -1 without running anything when the stack was
+ * never initialised. The caller then checks what else it wants and calls
+ * gd_stack_cleanup(s, CU_get_number_of_failures() != 0). */
+int gd_stack_test_down(struct gd_stack *s, char **out);
+
+struct gd_gdrun;
+struct gd_gdrun_args;
+
+/* How gd_stack_gameday runs gameday. */
+struct gd_stack_gdrun {
+  const char *name;        /* its files: tmp/NAME-NN.json and .log */
+  const char *const *vars; /* NAME=value after the stack's (NULL-terminated;
+                              may be NULL) */
+  int junit;               /* also --junit tmp/NAME-NN.xml */
+  int timeout_ms;
+  int grace_ms;            /* as in gd_gdrun_io */
+};
+
+/* gameday with a's arguments (the command and its files, added by the
+ * caller), then every ports.env value (s->vars) and stack_sh=<this tree's
+ * stack.sh> as --var, o->vars as --var, and --json; frees a. The run's
+ * exit status and time are printed, and its output when it left no
+ * journal. Returns r->status; the caller frees r (gd_gdrun_free). */
+int gd_stack_gameday(struct gd_stack *s, struct gd_gdrun_args *a,
+                     const struct gd_stack_gdrun *o, struct gd_gdrun *r);
 
 #endif

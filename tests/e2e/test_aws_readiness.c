@@ -9,18 +9,16 @@
  * check: AccessDenied on autoscaling:DescribeAutoScalingGroups", never a
  * pass. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "awsep.h"
 #include "awsmeta.h"
+#include "fauxqs.h"
 #include "gameday/aws.h"
 #include "gameday/curl.h"
 #include "gdrun.h"
@@ -86,161 +84,25 @@ static const char *const FIXTURE =
 static struct {
   char *tmp;
   struct gd_awsep *ep;
-  pid_t fq;
-  int fq_port;
-  const char *fq_why;
+  struct gd_fauxqs fq;
   int nrun;
   char dlq[512], dlq_arn[512], main_q[512], bare_q[512];
-} S = {.fq = -1};
+} S;
 
 /* ------------------------------------------------------------------ */
 /* fauxqs and its queues */
-
-static int port_open(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-  close(fd);
-  return ok;
-}
-
-static void fauxqs_stop(void) {
-  if (S.fq > 0) gd_test_kill(S.fq);
-  S.fq = -1;
-}
-
-static int fauxqs_up(void) {
-  if (S.fq > 0) return 0;
-  if (S.fq_why) return -1;
-  char mods[4096], script[4096], log[4096];
-  snprintf(mods, sizeof mods, "%s",
-           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
-  snprintf(log, sizeof log, "%s/fauxqs.log", S.tmp);
-  if (system("command -v node >/dev/null 2>&1") != 0) {
-    S.fq_why = "node is not installed";
-    return -1;
-  }
-  if (access(mods, R_OK) != 0) {
-    S.fq_why = "scenarios/local/stack/queue/node_modules missing (npm ci "
-               "--prefix scenarios/local/stack/queue)";
-    return -1;
-  }
-  S.fq_port = gd_httpd_closed_port();
-  char p[16];
-  snprintf(p, sizeof p, "%d", S.fq_port);
-  setenv("FAUXQS_PORT", p, 1);
-  setenv("FAUXQS_HOST", "127.0.0.1", 1);
-  setenv("FAUXQS_LOGGER", "false", 1);
-  char *argv[] = {"/usr/bin/env", "node", script, NULL};
-  S.fq = gd_test_spawn(argv, log);
-  unsetenv("FAUXQS_PORT");
-  unsetenv("FAUXQS_HOST");
-  unsetenv("FAUXQS_LOGGER");
-  if (S.fq < 0) {
-    S.fq_why = "cannot spawn node";
-    return -1;
-  }
-  for (int i = 0; i < 300 && !port_open(S.fq_port); i++) usleep(20000);
-  if (!port_open(S.fq_port)) {
-    fauxqs_stop();
-    S.fq_why = "fauxqs did not start (see its log)";
-    return -1;
-  }
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", S.fq_port);
-  setenv("AWS_ENDPOINT_URL_SQS", url, 1);
-  return 0;
-}
-
-struct call {
-  int done, ok;
-  cJSON *json;
-  char msg[GD_ERROR_MAX];
-};
-
-static void call_cb(struct gd_aws_result *r, const struct gd_error *e,
-                    void *arg) {
-  struct call *c = arg;
-  c->done = 1;
-  c->ok = !e;
-  if (e) snprintf(c->msg, sizeof c->msg, "%s", e->msg);
-  c->json = r->json;
-  r->json = NULL;
-}
-
-static void closed_cb(void *arg) { (*(int *)arg)++; }
-
-/* One SQS call on its own loop; the answer (caller frees) or NULL. */
-static cJSON *sqs(const char *op, cJSON *params) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct gd_curl *curl;
-  struct gd_aws *aws;
-  struct gd_error err = {0};
-  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &curl, &err), 0);
-  CU_ASSERT_EQUAL_FATAL(gd_aws_new(&loop, curl, NULL, &aws, &err), 0);
-  struct call c = {0};
-  CU_ASSERT_EQUAL(gd_aws_call(aws, "sqs", op, params, call_cb, &c, NULL, &err),
-                  0);
-  cJSON_Delete(params);
-  while (!c.done) uv_run(&loop, UV_RUN_ONCE);
-  int closed = 0;
-  gd_aws_close(aws, closed_cb, &closed);
-  gd_curl_close(curl, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(closed, 2);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  if (!c.ok) printf("\n    %s: %s ", op, c.msg);
-  return c.json;
-}
-
-static void new_queue(const char *name, char *url, size_t n, char *arn,
-                      size_t an) {
-  cJSON *p = cJSON_CreateObject();
-  cJSON_AddStringToObject(p, "QueueName", name);
-  cJSON *j = sqs("CreateQueue", p);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  snprintf(url, n, "%s",
-           cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl")));
-  cJSON_Delete(j);
-  if (!arn) return;
-  p = cJSON_CreateObject();
-  cJSON_AddStringToObject(p, "QueueUrl", url);
-  cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "AttributeNames"),
-                       cJSON_CreateString("QueueArn"));
-  j = sqs("GetQueueAttributes", p);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  snprintf(arn, an, "%s",
-           cJSON_GetStringValue(cJSON_GetObjectItem(
-               cJSON_GetObjectItem(j, "Attributes"), "QueueArn")));
-  cJSON_Delete(j);
-}
 
 /* The orders queue with its dead-letter queue, and one without. */
 static void queues(void) {
   if (S.main_q[0]) return;
   char name[128], arn[512];
   snprintf(name, sizeof name, "gd-ready-dlq-%d", (int)getpid());
-  new_queue(name, S.dlq, sizeof S.dlq, S.dlq_arn, sizeof S.dlq_arn);
+  gd_fauxqs_new_queue(name, S.dlq, sizeof S.dlq, S.dlq_arn, sizeof S.dlq_arn);
   snprintf(name, sizeof name, "gd-ready-orders-%d", (int)getpid());
-  new_queue(name, S.main_q, sizeof S.main_q, arn, sizeof arn);
+  gd_fauxqs_new_queue(name, S.main_q, sizeof S.main_q, arn, sizeof arn);
   snprintf(name, sizeof name, "gd-ready-bare-%d", (int)getpid());
-  new_queue(name, S.bare_q, sizeof S.bare_q, NULL, 0);
-  cJSON *p = cJSON_CreateObject(), *pol = cJSON_CreateObject();
-  cJSON_AddStringToObject(p, "QueueUrl", S.main_q);
-  cJSON_AddStringToObject(pol, "deadLetterTargetArn", S.dlq_arn);
-  cJSON_AddNumberToObject(pol, "maxReceiveCount", 5);
-  char *pt = cJSON_PrintUnformatted(pol);
-  cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "Attributes"),
-                          "RedrivePolicy", pt);
-  free(pt);
-  cJSON_Delete(pol);
-  cJSON_Delete(sqs("SetQueueAttributes", p));
+  gd_fauxqs_new_queue(name, S.bare_q, sizeof S.bare_q, NULL, 0);
+  gd_fauxqs_redrive(S.main_q, S.dlq_arn, 5);
 }
 
 /* ------------------------------------------------------------------ */
@@ -249,7 +111,8 @@ static void queues(void) {
   do {                                                                        \
     char why_[256];                                                           \
     if (!S.ep) GD_SKIP("the test AWS endpoint did not start");               \
-    if (fauxqs_up()) GD_SKIP(S.fq_why);                                       \
+    if (gd_fauxqs_start(&S.fq, S.tmp)) GD_SKIP(S.fq.why);                     \
+    gd_fauxqs_setenv(&S.fq);                                                  \
     CU_ASSERT_EQUAL_FATAL(gd_awsep_load(S.ep, FIXTURE, why_, sizeof why_),   \
                           0);                                                 \
     queues();                                                                 \
@@ -281,10 +144,7 @@ static int check(struct gd_gdrun *r, const char *queue_url) {
 }
 
 static const cJSON *row(const cJSON *j, const char *name) {
-  const cJSON *rows = gd_jget(j, "checks");
-  for (const cJSON *x = rows ? rows->child : NULL; x; x = x->next)
-    if (!strcmp(gd_jstr(x, "name"), name)) return x;
-  return NULL;
+  return gd_jfind(j, "checks", "name", name);
 }
 
 #define ROW(j, name, result, message)                                        \
@@ -513,9 +373,8 @@ int main(void) {
   gd_awsenv_begin(S.tmp);
   S.ep = gd_awsep_start(NULL);
   if (S.ep) gd_awsep_setenv(S.ep);
-  atexit(fauxqs_stop);
   int rc = gd_test_run("aws readiness", tests);
-  fauxqs_stop();
+  gd_fauxqs_stop(&S.fq);
   if (S.ep) gd_awsep_stop(S.ep);
   gd_awsenv_end();
   gd_test_rmrf(S.tmp);

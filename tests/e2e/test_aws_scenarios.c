@@ -14,20 +14,18 @@
  * consumer: the backlog is sent, peaks and drains. Skips when node or the
  * package is missing. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "awsep.h"
 #include "awsmeta.h"
+#include "fauxqs.h"
 #include "gameday/aws.h"
 #include "gameday/curl.h"
 #include "gdrun.h"
@@ -137,25 +135,7 @@ static const char *out_of(const struct gd_gdrun *r) {
 
 /* The fault action in the journal, or NULL. */
 static const cJSON *fault_action(const cJSON *j) {
-  const cJSON *a;
-  cJSON_ArrayForEach(a, gd_jget(j, "actions")) {
-    if (strcmp(gd_jstr(a, "phase"), "fault") == 0) return a;
-  }
-  return NULL;
-}
-
-/* A probe's timeline had a failed span at or after t0 and ends ok. */
-static int failed_then_recovered(const cJSON *j, const char *probe) {
-  char path[128];
-  snprintf(path, sizeof path, "probes.%s.timeline", probe);
-  const cJSON *span;
-  int failed = 0, last_ok = 0;
-  cJSON_ArrayForEach(span, gd_jget(j, path)) {
-    int ok = strcmp(gd_jstr(span, "2"), "ok") == 0;
-    if (!ok && gd_jnum(span, "0") >= 0) failed = 1;
-    last_ok = ok;
-  }
-  return failed && last_ok;
+  return gd_jfind(j, "actions", "phase", "fault");
 }
 
 static unsigned running_instances(void) {
@@ -240,7 +220,7 @@ static void test_real_run(void) {
                          "shutting-down");
   /* Capacity dipped and came back; its recovery_ms is the time to full
    * capacity, after the group's replacement delays (0.4 s here). */
-  CU_ASSERT_TRUE(failed_then_recovered(j, "capacity"));
+  CU_ASSERT_TRUE(gd_jfailed_then_recovered(j, "capacity"));
   double cap_ms = gd_jnum(j, "probes.capacity.figures.recovery_ms");
   if (!(cap_ms >= 300 && cap_ms < 10000)) printf("\n    capacity %g ms ", cap_ms);
   CU_ASSERT(cap_ms >= 300 && cap_ms < 10000);
@@ -313,107 +293,12 @@ static void test_refused(void) {
 /* ------------------------------------------------------------------ */
 /* queue-backlog against fauxqs, drained by the local stack's worker */
 
-static int port_open(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-  close(fd);
-  return ok;
-}
-
-/* fauxqs on a free loopback port: its pid, or -1 with why. */
-static pid_t fauxqs_start(int *port, const char **why) {
-  char mods[4096], script[4096], log[4200];
-  snprintf(mods, sizeof mods, "%s",
-           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
-  snprintf(log, sizeof log, "%s/fauxqs.log", S.tmp);
-  if (system("command -v node >/dev/null 2>&1") != 0) {
-    *why = "node is not installed";
-    return -1;
-  }
-  if (access(mods, R_OK) != 0) {
-    *why = "scenarios/local/stack/queue/node_modules missing (npm ci "
-           "--prefix scenarios/local/stack/queue)";
-    return -1;
-  }
-  *port = gd_httpd_closed_port();
-  char p[16];
-  snprintf(p, sizeof p, "%d", *port);
-  setenv("FAUXQS_PORT", p, 1);
-  setenv("FAUXQS_HOST", "127.0.0.1", 1);
-  setenv("FAUXQS_LOGGER", "false", 1);
-  char *argv[] = {"/usr/bin/env", "node", script, NULL};
-  pid_t pid = gd_test_spawn(argv, log);
-  unsetenv("FAUXQS_PORT");
-  unsetenv("FAUXQS_HOST");
-  unsetenv("FAUXQS_LOGGER");
-  if (pid < 0) {
-    *why = "cannot spawn node";
-    return -1;
-  }
-  for (int i = 0; i < 300 && !port_open(*port); i++) usleep(20000);
-  if (!port_open(*port)) {
-    gd_test_kill(pid);
-    *why = "fauxqs did not start (see its log)";
-    return -1;
-  }
-  return pid;
-}
-
-struct sqs_call {
-  int done, ok;
-  cJSON *json;
-  char msg[GD_ERROR_MAX];
-};
-
-static void sqs_cb(struct gd_aws_result *r, const struct gd_error *e,
-                   void *arg) {
-  struct sqs_call *c = arg;
-  c->done = 1;
-  c->ok = !e;
-  if (e) snprintf(c->msg, sizeof c->msg, "%s", e->msg);
-  c->json = r->json;
-  r->json = NULL;
-}
-
-static void closed_cb(void *arg) { (*(int *)arg)++; }
-
-/* One SQS call on a loop of its own; the answer (caller frees) or NULL. */
-static cJSON *sqs(const char *op, const char *params_json) {
-  cJSON *params = cJSON_Parse(params_json);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(params);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct gd_curl *curl;
-  struct gd_aws *aws;
-  struct gd_error err = {0};
-  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &curl, &err), 0);
-  CU_ASSERT_EQUAL_FATAL(gd_aws_new(&loop, curl, NULL, &aws, &err), 0);
-  struct sqs_call c = {0};
-  CU_ASSERT_EQUAL(gd_aws_call(aws, "sqs", op, params, sqs_cb, &c, NULL, &err),
-                  0);
-  cJSON_Delete(params);
-  while (!c.done) uv_run(&loop, UV_RUN_ONCE);
-  int closed = 0;
-  gd_aws_close(aws, closed_cb, &closed);
-  gd_curl_close(curl, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  if (!c.ok) printf("\n    %s: %s ", op, c.msg);
-  return c.json;
-}
-
 /* Visible plus in flight, or -1. */
 static long queue_depth(const char *url) {
   char params[1024];
   snprintf(params, sizeof params,
            "{\"QueueUrl\":\"%s\",\"AttributeNames\":[\"All\"]}", url);
-  cJSON *j = sqs("GetQueueAttributes", params);
+  cJSON *j = gd_fauxqs_sqs_text("GetQueueAttributes", params);
   const cJSON *at = cJSON_GetObjectItem(j, "Attributes");
   const char *v = cJSON_GetStringValue(
       cJSON_GetObjectItem(at, "ApproximateNumberOfMessages"));
@@ -477,16 +362,12 @@ static int queue_run(struct gd_gdrun *r, const char *url, const char *extra) {
 }
 
 static void test_queue_backlog(void) {
-  const char *why = NULL;
-  int port = 0;
-  pid_t fq = fauxqs_start(&port, &why);
-  if (fq < 0) GD_SKIP(why);
-  char ep[64];
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-  setenv("AWS_ENDPOINT_URL_SQS", ep, 1);
+  struct gd_fauxqs fq = {0};
+  if (gd_fauxqs_start(&fq, S.tmp)) GD_SKIP(fq.why);
+  gd_fauxqs_setenv(&fq);
   setenv("AWS_REGION", "us-east-1", 1);
 
-  cJSON *j = sqs("CreateQueue", "{\"QueueName\":\"gd-orders\"}");
+  cJSON *j = gd_fauxqs_sqs_text("CreateQueue", "{\"QueueName\":\"gd-orders\"}");
   char url[512] = "";
   snprintf(url, sizeof url, "%s",
            j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl")) : "");
@@ -501,8 +382,8 @@ static void test_queue_backlog(void) {
   snprintf(script, sizeof script, "%s",
            gd_test_src("scenarios/local/stack/queue/worker.mjs"));
   char *argv[] = {"/usr/bin/env", "node", script, "--dir", dir,
-                  "--name", "worker-1", "--queue-url", url, "--endpoint", ep,
-                  "--rate", "500", NULL};
+                  "--name", "worker-1", "--queue-url", url,
+                  "--endpoint", fq.url, "--rate", "500", NULL};
   char log[4300];
   snprintf(log, sizeof log, "%s/worker.log", S.tmp);
   pid_t worker = gd_test_spawn(argv, log);
@@ -537,7 +418,7 @@ static void test_queue_backlog(void) {
   /* The drain is the same instant the recovery figure saw. */
   CU_ASSERT(fabs(drain - gd_jnum(jr, "probes.depth.figures.recovery_ms")) <=
             100);
-  CU_ASSERT_TRUE(failed_then_recovered(jr, "depth"));
+  CU_ASSERT_TRUE(gd_jfailed_then_recovered(jr, "depth"));
   gd_gdrun_free(&r);
   /* Every message was processed (a message is logged before it is
    * deleted, and the depth, in flight included, came back to 0). */
@@ -545,7 +426,7 @@ static void test_queue_backlog(void) {
   CU_ASSERT_EQUAL(processed(wlog, 400, &lines), 400);
 
   gd_test_kill(worker);
-  gd_test_kill(fq);
+  gd_fauxqs_stop(&fq);
   unsetenv("AWS_ENDPOINT_URL_SQS");
   if (S.ep) gd_awsep_setenv(S.ep);
 }

@@ -3,6 +3,7 @@
  * check), a scenario's steady state, the exit codes, the table, the journal
  * and the JUnit XML. The local stack's own readiness file is exercised by
  * test_readiness against the real stack. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +79,7 @@ static int run_check(struct ctx *c, struct gd_gdrun *r, const char *f1,
 }
 
 static const cJSON *row(const cJSON *j, const char *name) {
-  const cJSON *rows = gd_jget(j, "checks");
-  for (const cJSON *x = rows ? rows->child : NULL; x; x = x->next)
-    if (!strcmp(gd_jstr(x, "name"), name)) return x;
-  return NULL;
+  return gd_jfind(j, "checks", "name", name);
 }
 
 static void test_not_ready(void) {
@@ -211,12 +209,42 @@ static void test_bad_files(void) {
   teardown(&c);
 }
 
+/* SIGINT while a check is still out: it is not checked, the rest is
+ * reported, NOT READY, exit 3. */
+static void test_interrupted(void) {
+  struct ctx c;
+  if (setup(&c)) GD_SKIP("cannot make a temporary directory");
+  write_readiness(&c, CHECK_TRUE ", \"slow\": {\"remediation\": \"r\", "
+                      "\"probe\": {\"type\": \"exec\", \"argv\": [\"sleep\", \"20\"], "
+                      "\"timeout_ms\": 30000}}");
+  char *args[] = {"check", c.file, "--json", c.journal, NULL};
+  struct gd_gdrun r;
+  CU_ASSERT_FATAL(gd_gdrun_start(&r, args, &(struct gd_gdrun_io){.out = c.log}) == 0);
+  usleep(800 * 1000);
+  kill(r.pid, SIGINT);
+  int status = gd_gdrun_wait(&r, 10000);
+  CU_ASSERT_EQUAL(status, 3);
+  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "not checked: interrupted"));
+  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "NOT READY ("));
+  char *text = gd_test_read_file(c.journal);
+  cJSON *j = text ? cJSON_Parse(text) : NULL;
+  free(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  CU_ASSERT_STRING_EQUAL(gd_jstr(j, "verdict"), "aborted");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(row(j, "replica"), "result"), "pass");
+  CU_ASSERT_STRING_EQUAL(gd_jstr(row(j, "slow"), "result"), "error");
+  cJSON_Delete(j);
+  gd_gdrun_free(&r);
+  teardown(&c);
+}
+
 int main(void) {
   static const struct gd_test tests[] = {
       {"not ready: finding, could not check, warning; journal and JUnit", test_not_ready},
       {"ready with a warning: exit 0", test_ready_with_warning},
       {"a scenario's steady state, nothing injected", test_scenario_steady_state},
       {"bad readiness files: exit 2", test_bad_files},
+      {"SIGINT: what is out is not checked, exit 3", test_interrupted},
       {NULL, NULL},
   };
   return gd_test_run("e2e-check", tests);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gdrun.h"
 #include "proberun.h"
@@ -32,26 +31,12 @@
 
 static struct {
   struct gd_stack st;
-  int up, skipped;
-  char **vars;
-  size_t nvars;
-  int nrun;
   char backlog_ledger[4200];
 } S;
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The first action of a phase, or NULL. */
 static const cJSON *action(const cJSON *j, const char *phase) {
-  const cJSON *a;
-  cJSON_ArrayForEach(a, gd_jget(j, "actions")) {
-    if (strcmp(gd_jstr(a, "phase"), phase) == 0) return a;
-  }
-  return NULL;
+  return gd_jfind(j, "actions", "phase", phase);
 }
 
 /* The fault action that sent the flood (its detail has the counts). */
@@ -64,40 +49,22 @@ static const cJSON *send_action(const cJSON *j) {
 }
 
 static const cJSON *threshold(const cJSON *j, const char *name) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, gd_jget(j, "thresholds")) {
-    if (strcmp(gd_jstr(t, "name"), name) == 0) return t;
-  }
-  return NULL;
+  return gd_jfind(j, "thresholds", "name", name);
 }
 
 /* gameday run SCENARIO with every ports.env value as --var and extra
  * NAME=value vars (NULL-terminated); the journal read back into r. */
-static void gameday_run(const char *scenario_path, struct gd_gdrun *r,
+static void gameday_run(const char *scenario, struct gd_gdrun *r,
                         const char *const *extra) {
-  char json[4200], log[4200], scenario[4200];
-  /* A copy: gd_test_src's buffer is reused below. */
-  snprintf(scenario, sizeof scenario, "%s", scenario_path);
-  int k = ++S.nrun;
-  snprintf(json, sizeof json, "%s/queue-run-%02d.json", S.st.tmp, k);
-  snprintf(log, sizeof log, "%s/queue-run-%02d.log", S.st.tmp, k);
   struct gd_gdrun_args a = {0};
   gd_gdrun_arg(&a, "run");
   gd_gdrun_arg(&a, "%s", scenario);
-  for (size_t i = 0; i < S.nvars; i++) gd_gdrun_var(&a, "%s", S.vars[i]);
-  gd_gdrun_var(&a, "stack_sh=%s",
-               gd_test_src("scenarios/local/stack/stack.sh"));
-  for (; extra && *extra; extra++) gd_gdrun_var(&a, "%s", *extra);
-  gd_gdrun_arg(&a, "--json");
-  gd_gdrun_arg(&a, "%s", json);
-  long long t0 = now_ms();
-  gd_gdrun(r, a.v,
-           &(struct gd_gdrun_io){
-               .out = log, .journal = json, .grace_ms = ROLLBACK_WAIT_MS},
-           RUN_TIMEOUT_MS);
-  gd_gdrun_args_free(&a);
-  printf("\n    %s: exit %d in %lld ms", scenario, r->status, now_ms() - t0);
-  if (!r->journal) gd_gdrun_dump(r);
+  gd_stack_gameday(&S.st, &a,
+                   &(struct gd_stack_gdrun){.name = "queue-run",
+                                            .vars = extra,
+                                            .timeout_ms = RUN_TIMEOUT_MS,
+                                            .grace_ms = ROLLBACK_WAIT_MS},
+                   r);
 }
 
 static int stack_healthy(void) {
@@ -150,26 +117,11 @@ static void common_checks(const cJSON *j, int n) {
 /* ---- the tests, in order ---- */
 
 static void test_stack_up(void) {
-  const char *missing = gd_stack_missing();
-  if (missing) {
-    S.skipped = 1;
-    printf(
-        "\n    SKIPPED: %s is missing; install the stack's packages with "
-        "scripts/deps.sh and its npm packages with npm ci --prefix "
-        "scenarios/local/stack/queue ",
-        missing);
-    return;
-  }
-  CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
   char *out;
-  int rc = gd_stack_up(&S.st, &out);
-  if (rc != 0) printf("\n    stack.sh up: exit %d\n%s", rc, out);
+  if (gd_stack_test_up(&S.st, &out) != 0) return;
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "queue        ok"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "worker-3     ok"));
   free(out);
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
-  S.vars = gd_stack_vars(&S.st, &S.nvars);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(S.vars);
   char *endpoint = gd_stack_env(&S.st, "SQS_ENDPOINT");
   char *url = gd_stack_env(&S.st, "QUEUE_URL");
   char *workers = gd_stack_env(&S.st, "QUEUE_WORKERS");
@@ -188,11 +140,11 @@ static void test_stack_up(void) {
   free(endpoint);
   free(url);
   free(workers);
-  S.up = 1;
+  S.st.up = 1;
 }
 
 static void test_queue_backlog(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   struct gd_gdrun r;
   gameday_run(gd_test_src("scenarios/local/queue-backlog.json"), &r, NULL);
   const cJSON *j = r.journal;
@@ -214,7 +166,7 @@ static void test_queue_backlog(void) {
 }
 
 static void test_queue_consumers_stopped(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   struct gd_gdrun r;
   gameday_run(gd_test_src("scenarios/local/queue-consumers-stopped.json"), &r,
               NULL);
@@ -240,7 +192,7 @@ static void test_queue_consumers_stopped(void) {
  * reconcile against the backlog's ledger plus one MessageId that no worker
  * ever saw. */
 static void test_reconcile_finds_a_missing_message(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   if (!S.backlog_ledger[0]) GD_SKIP("queue-backlog left no ledger");
   char ledger[4200], scen[4200];
   snprintf(ledger, sizeof ledger, "%s/missing.ledger", S.st.tmp);
@@ -296,16 +248,11 @@ static void test_reconcile_finds_a_missing_message(void) {
 }
 
 static void test_stack_down(void) {
-  if (S.skipped) GD_SKIP("the stack's packages are missing");
-  if (!S.st.tmp) return;
+  if (S.st.skipped) GD_SKIP("the stack's packages are missing");
   char *out;
-  int rc = gd_stack_run(&S.st, &out, "down", NULL);
-  if (rc != 0) printf("\n    stack.sh down: exit %d\n%s", rc, out);
+  if (gd_stack_test_down(&S.st, &out) != 0) return;
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "stopping fauxqs"));
   free(out);
-  CU_ASSERT_EQUAL(rc, 0);
-  gd_stack_vars_free(S.vars, S.nvars);
-  S.vars = NULL;
   gd_stack_cleanup(&S.st, CU_get_number_of_failures() != 0);
 }
 

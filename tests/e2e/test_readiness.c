@@ -18,40 +18,22 @@
 #include "stack.h"
 #include "testutil.h"
 
-static struct {
-  struct gd_stack st;
-  int up, skipped;
-  char **vars;
-  size_t nvars;
-  int nrun;
-} S;
+/* The stack the tests share. */
+static struct gd_stack S;
 
 /* gameday check FILES... with ports.env as --var; the journal is kept in
- * *journal (parsed), the exit status returned. */
+ * r, the exit status returned. */
 static int check(const char *const *files, struct gd_gdrun *r) {
-  char json[4200], log[4200];
-  int k = ++S.nrun;
-  snprintf(json, sizeof json, "%s/check-%02d.json", S.st.tmp, k);
-  snprintf(log, sizeof log, "%s/check-%02d.log", S.st.tmp, k);
   struct gd_gdrun_args a = {0};
   gd_gdrun_arg(&a, "check");
   for (; *files; files++) gd_gdrun_arg(&a, "%s", gd_test_src(*files));
-  for (size_t i = 0; i < S.nvars; i++) gd_gdrun_var(&a, "%s", S.vars[i]);
-  gd_gdrun_var(&a, "stack_sh=%s", gd_test_src("scenarios/local/stack/stack.sh"));
-  gd_gdrun_arg(&a, "--json");
-  gd_gdrun_arg(&a, "%s", json);
-  int rc = gd_gdrun(r, a.v, &(struct gd_gdrun_io){.out = log, .journal = json},
-                    120000);
-  gd_gdrun_args_free(&a);
-  return rc;
+  return gd_stack_gameday(
+      &S, &a, &(struct gd_stack_gdrun){.name = "check", .timeout_ms = 120000},
+      r);
 }
 
 static const cJSON *row(const cJSON *j, const char *name) {
-  const cJSON *x;
-  cJSON_ArrayForEach(x, gd_jget(j, "checks")) {
-    if (!strcmp(gd_jstr(x, "name"), name)) return x;
-  }
-  return NULL;
+  return gd_jfind(j, "checks", "name", name);
 }
 
 /* Every row passed but the one named `except` (may be NULL); prints the
@@ -75,7 +57,7 @@ static int all_pass_but(const cJSON *j, const char *except) {
 static int sh(const char *cmd) {
   char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
   char log[4200];
-  snprintf(log, sizeof log, "%s/sh.log", S.st.tmp);
+  snprintf(log, sizeof log, "%s/sh.log", S.tmp);
   pid_t pid = gd_test_spawn(argv, log);
   return pid > 0 ? gd_test_wait(pid, 60000) : -1;
 }
@@ -83,28 +65,14 @@ static int sh(const char *cmd) {
 /* stack.sh status --only PART until it exits 0 (up to 30 s). */
 static int wait_part(const char *part) {
   for (int i = 0; i < 60; i++) {
-    if (gd_stack_run(&S.st, NULL, "status", "--only", part, NULL) == 0) return 1;
+    if (gd_stack_run(&S, NULL, "status", "--only", part, NULL) == 0) return 1;
     usleep(500000);
   }
   return 0;
 }
 
 static void test_stack_up(void) {
-  const char *missing = gd_stack_missing();
-  if (missing) {
-    S.skipped = 1;
-    printf("\n    SKIPPED: %s is missing; install the stack's packages with "
-           "scripts/deps.sh ", missing);
-    return;
-  }
-  CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
-  char *out;
-  int rc = gd_stack_up(&S.st, &out);
-  if (rc != 0) printf("\n    stack.sh up: exit %d\n%s", rc, out);
-  free(out);
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
-  S.vars = gd_stack_vars(&S.st, &S.nvars);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(S.vars);
+  if (gd_stack_test_up(&S, NULL) != 0) return;
   S.up = 1;
 }
 
@@ -132,10 +100,10 @@ static void test_web_instance_stopped(void) {
   if (!S.up) GD_SKIP("the stack did not come up");
   char cmd[4400];
   snprintf(cmd, sizeof cmd, "supervisorctl -c '%s/supervisord.conf' stop web-2",
-           S.st.dir);
+           S.dir);
   CU_ASSERT_EQUAL_FATAL(sh(cmd), 0);
   /* HAProxy marks it DOWN after its failed checks. */
-  for (int i = 0; i < 40 && gd_stack_run(&S.st, NULL, "status", "--only", "lb",
+  for (int i = 0; i < 40 && gd_stack_run(&S, NULL, "status", "--only", "lb",
                                          NULL) == 0; i++)
     usleep(250000);
   static const char *const files[] = {"scenarios/local/readiness.json", NULL};
@@ -153,7 +121,7 @@ static void test_web_instance_stopped(void) {
   CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "\nNOT READY ("));
   gd_gdrun_free(&r);
   snprintf(cmd, sizeof cmd, "supervisorctl -c '%s/supervisord.conf' start web-2",
-           S.st.dir);
+           S.dir);
   CU_ASSERT_EQUAL(sh(cmd), 0);
   CU_ASSERT(wait_part("lb"));
 }
@@ -161,13 +129,13 @@ static void test_web_instance_stopped(void) {
 static void test_archiving_broken(void) {
   if (!S.up) GD_SKIP("the stack did not come up");
   char wal[4200], cmd[8600];
-  snprintf(wal, sizeof wal, "%s/backup/wal", S.st.dir);
+  snprintf(wal, sizeof wal, "%s/backup/wal", S.dir);
   struct stat stt;
   CU_ASSERT_EQUAL_FATAL(stat(wal, &stt), 0);
   /* The database account can no longer write the archive; a WAL switch
    * makes the archiver try (and fail) at once. */
   CU_ASSERT_EQUAL_FATAL(chmod(wal, 0), 0);
-  int port = gd_stack_port(&S.st, "WRITER_PORT");
+  int port = gd_stack_port(&S, "WRITER_PORT");
   snprintf(cmd, sizeof cmd,
            "PGPASSWORD=postgres psql -h 127.0.0.1 -p %d -U postgres -d gameday "
            "-Atqc \"INSERT INTO ledger VALUES ('readiness', 1, 'test') ON "
@@ -177,7 +145,7 @@ static void test_archiving_broken(void) {
   /* the archiver retries a few times a second; give it a moment */
   int failing = 0;
   for (int i = 0; i < 40 && !failing; i++) {
-    failing = gd_stack_run(&S.st, NULL, "status", "--only", "backups", NULL) != 0;
+    failing = gd_stack_run(&S, NULL, "status", "--only", "backups", NULL) != 0;
     if (!failing) usleep(250000);
   }
   CU_ASSERT(failing);
@@ -206,15 +174,8 @@ static void test_archiving_broken(void) {
 
 static void test_stack_down(void) {
   if (S.skipped) GD_SKIP("the stack's packages are missing");
-  if (!S.st.tmp) return;
-  char *out;
-  int rc = gd_stack_run(&S.st, &out, "down", NULL);
-  if (rc != 0) printf("\n    stack.sh down: exit %d\n%s", rc, out);
-  free(out);
-  CU_ASSERT_EQUAL(rc, 0);
-  gd_stack_vars_free(S.vars, S.nvars);
-  S.vars = NULL;
-  gd_stack_cleanup(&S.st, CU_get_number_of_failures() != 0);
+  if (gd_stack_test_down(&S, NULL) == 0)
+    gd_stack_cleanup(&S, CU_get_number_of_failures() != 0);
 }
 
 int main(void) {

@@ -39,11 +39,6 @@
 
 static struct {
   struct gd_stack st;
-  int up;
-  int skipped;
-  char **vars;
-  size_t nvars;
-  int nrun;
   char seed_md5[64]; /* the fingerprint's md5 of the seeded table */
 } S;
 
@@ -164,56 +159,39 @@ static int archived_segments(void) {
 /* ---- journals ---- */
 
 static const cJSON *threshold(const cJSON *j, const char *name) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, gd_jget(j, "thresholds")) {
-    if (strcmp(gd_jstr(t, "name"), name) == 0) return t;
-  }
-  return NULL;
+  return gd_jfind(j, "thresholds", "name", name);
 }
 
 /* The action at that path ("fault[1]"), or NULL. */
 static const cJSON *action(const cJSON *j, const char *path) {
-  const cJSON *a;
-  cJSON_ArrayForEach(a, gd_jget(j, "actions")) {
-    if (strcmp(gd_jstr(a, "path"), path) == 0) return a;
-  }
-  return NULL;
+  return gd_jfind(j, "actions", "path", path);
 }
 
 /* The check (a verify step's result) of that name, or NULL. */
 static const cJSON *check(const cJSON *j, const char *name) {
-  const cJSON *c;
-  cJSON_ArrayForEach(c, gd_jget(j, "checks")) {
-    if (strcmp(gd_jstr(c, "name"), name) == 0) return c;
-  }
-  return NULL;
+  return gd_jfind(j, "checks", "name", name);
 }
 
 /* ---- running things ---- */
 
+/* gameday run restore-from-backup.json on the stack, with up to two more
+ * NAME=value vars (may be NULL). */
 static void gameday_run(struct gd_gdrun *r, const char *extra_var1,
                         const char *extra_var2) {
-  char json[4200], log[4200];
-  int k = ++S.nrun;
-  snprintf(json, sizeof json, "%s/run-%02d.json", S.st.tmp, k);
-  snprintf(log, sizeof log, "%s/run-%02d.log", S.st.tmp, k);
+  const char *vars[3] = {NULL};
+  int n = 0;
+  if (extra_var1) vars[n++] = extra_var1;
+  if (extra_var2) vars[n++] = extra_var2;
   struct gd_gdrun_args a = {0};
   gd_gdrun_arg(&a, "run");
-  gd_gdrun_arg(&a, "%s", gd_test_src("scenarios/local/restore-from-backup.json"));
-  for (size_t i = 0; i < S.nvars; i++) gd_gdrun_var(&a, "%s", S.vars[i]);
-  gd_gdrun_var(&a, "stack_sh=%s", gd_test_src("scenarios/local/stack/stack.sh"));
-  if (extra_var1) gd_gdrun_var(&a, "%s", extra_var1);
-  if (extra_var2) gd_gdrun_var(&a, "%s", extra_var2);
-  gd_gdrun_arg(&a, "--json");
-  gd_gdrun_arg(&a, "%s", json);
-  long long t0 = now_ms();
-  gd_gdrun(r, a.v,
-           &(struct gd_gdrun_io){.out = log, .journal = json,
-                                 .grace_ms = ROLLBACK_WAIT_MS},
-           RUN_TIMEOUT_MS);
-  gd_gdrun_args_free(&a);
-  printf("\n    exit %d in %lld ms", r->status, now_ms() - t0);
-  if (!r->journal) gd_gdrun_dump(r);
+  gd_gdrun_arg(&a, "%s",
+               gd_test_src("scenarios/local/restore-from-backup.json"));
+  gd_stack_gameday(&S.st, &a,
+                   &(struct gd_stack_gdrun){.name = "run",
+                                            .vars = vars,
+                                            .timeout_ms = RUN_TIMEOUT_MS,
+                                            .grace_ms = ROLLBACK_WAIT_MS},
+                   r);
 }
 
 /* Before a run: the table whole, as seeded (a failed test must not take
@@ -231,21 +209,8 @@ static int items_whole(void) {
 /* ---- the tests, in order ---- */
 
 static void test_stack_up(void) {
-  const char *missing = gd_stack_missing();
-  if (missing) {
-    S.skipped = 1;
-    printf("\n    SKIPPED: %s is missing; install the stack's packages with "
-           "scripts/deps.sh ", missing);
-    return;
-  }
-  CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
   char *out;
-  int rc = gd_stack_up(&S.st, &out);
-  if (rc != 0) {
-    printf("\n    stack.sh up: exit %d\n%s", rc, out);
-    free(out);
-  }
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  if (gd_stack_test_up(&S.st, &out) != 0) return;
   /* status has a backups line, ok, naming the archiver and the backup. */
   const char *b = strstr(out, "\nbackups ");
   CU_ASSERT_PTR_NOT_NULL(b);
@@ -255,8 +220,6 @@ static void test_stack_up(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(b, "newest base backup 20"));
   }
   free(out);
-  S.vars = gd_stack_vars(&S.st, &S.nvars);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(S.vars);
 
   /* up took the first base backup; the backup forced a segment switch, so
    * the archive holds at least that segment within archive_timeout. */
@@ -271,11 +234,11 @@ static void test_stack_up(void) {
   CU_ASSERT_FATAL(items_fingerprint(&count, S.seed_md5, sizeof S.seed_md5) == 0);
   CU_ASSERT_EQUAL(count, SEED_ROWS);
   CU_ASSERT_EQUAL(strlen(S.seed_md5), 32);
-  S.up = 1;
+  S.st.up = 1;
 }
 
 static void test_backup_and_restore_by_hand(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   char *out;
   int before = base_backups();
   int rc = gd_stack_run(&S.st, &out, "backup", NULL);
@@ -312,7 +275,7 @@ static void test_backup_and_restore_by_hand(void) {
  * overwritten: archiving fails, loudly (status says so), and resumes once
  * the obstacle is gone, without a gap. */
 static void test_archive_never_overwrites(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   char seg[64] = "", path[4300];
   struct stat st;
   /* A change first: right after a switch the insert position is the very
@@ -364,7 +327,7 @@ static void test_archive_never_overwrites(void) {
 }
 
 static void test_restore_to_t0(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   CU_ASSERT_FATAL(items_whole());
   struct gd_gdrun r;
   gameday_run(&r, NULL, NULL);
@@ -410,7 +373,7 @@ static void test_restore_to_t0(void) {
 }
 
 static void test_restore_after_the_deletion_fails(void) {
-  if (!S.up) GD_SKIP("the stack did not come up");
+  if (!S.st.up) GD_SKIP("the stack did not come up");
   CU_ASSERT_FATAL(items_whole());
   char offset[64];
   snprintf(offset, sizeof offset, "restore_offset_ms=%d", LATE_OFFSET_MS);
@@ -452,19 +415,12 @@ static void test_restore_after_the_deletion_fails(void) {
 }
 
 static void test_stack_down(void) {
-  if (S.skipped) GD_SKIP("the stack's packages are missing");
-  if (!S.st.tmp) return;
-  char *out;
-  int rc = gd_stack_run(&S.st, &out, "down", NULL);
-  if (rc != 0) printf("\n    stack.sh down: exit %d\n%s", rc, out);
-  free(out);
-  CU_ASSERT_EQUAL(rc, 0);
+  if (S.st.skipped) GD_SKIP("the stack's packages are missing");
+  if (gd_stack_test_down(&S.st, NULL) != 0) return;
   /* No restore instance was left behind. */
   char pidfile[4200];
   snprintf(pidfile, sizeof pidfile, "%s/restore/postgres.pid", S.st.dir);
   CU_ASSERT(access(pidfile, F_OK) != 0);
-  gd_stack_vars_free(S.vars, S.nvars);
-  S.vars = NULL;
   gd_stack_cleanup(&S.st, CU_get_number_of_failures() != 0);
 }
 

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,39 +27,18 @@
 /* An interrupted run's rollback: stack.sh up waits up to 90 s. */
 #define ROLLBACK_WAIT_MS 150000
 
-static struct {
-  struct gd_stack st;
-  int up;          /* the stack came up: the scenario tests can run */
-  int skipped;     /* packages missing */
-  char **vars;     /* ports.env as NAME=value, for --var */
-  size_t nvars;
-  int nrun;        /* numbers the journals and logs */
-} S;
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* The stack the tests share. */
+static struct gd_stack S;
 
 /* ---- journals ---- */
 
-/* The threshold entry of that name in the journal, or NULL. */
 static const cJSON *threshold(const cJSON *j, const char *name) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, gd_jget(j, "thresholds")) {
-    if (strcmp(gd_jstr(t, "name"), name) == 0) return t;
-  }
-  return NULL;
+  return gd_jfind(j, "thresholds", "name", name);
 }
 
 /* The first action of a phase ("fault", "rollback"), or NULL. */
 static const cJSON *action(const cJSON *j, const char *phase) {
-  const cJSON *a;
-  cJSON_ArrayForEach(a, gd_jget(j, "actions")) {
-    if (strcmp(gd_jstr(a, "phase"), phase) == 0) return a;
-  }
-  return NULL;
+  return gd_jfind(j, "actions", "phase", phase);
 }
 
 /* Every threshold passed, except the one named `except` (may be NULL);
@@ -81,61 +59,26 @@ static int thresholds_pass(const cJSON *j, const char *except) {
   return ok && n > 0;
 }
 
-/* The probe failed after t0 and ended healthy: its timeline has a "fail"
- * span starting at or after t0 and ends with an "ok" span. (Its own
- * recovery_ms is not used for this: it is the first instant it had been ok
- * for stable_for_ms, which can precede a failure that shows late.) */
-static int failed_then_recovered(const cJSON *j, const char *probe) {
-  char path[128];
-  snprintf(path, sizeof path, "probes.%s.timeline", probe);
-  const cJSON *tl = gd_jget(j, path), *span;
-  int failed = 0, last_ok = 0;
-  cJSON_ArrayForEach(span, tl) {
-    int ok = strcmp(gd_jstr(span, "2"), "ok") == 0;
-    if (!ok && gd_jnum(span, "0") >= 0) failed = 1;
-    last_ok = ok;
-  }
-  return failed && last_ok;
-}
-
 /* ---- running things ---- */
 
 /* gameday run SCENARIO with every ports.env value as --var, the stack.sh
  * of this tree, and the journal and JUnit XML in the test directory. */
 static void gameday_run(const char *scenario, struct gd_gdrun *r) {
-  char json[4200], junit[4200], log[4200];
-  int k = ++S.nrun;
-  snprintf(json, sizeof json, "%s/run-%02d.json", S.st.tmp, k);
-  snprintf(junit, sizeof junit, "%s/run-%02d.xml", S.st.tmp, k);
-  snprintf(log, sizeof log, "%s/run-%02d.log", S.st.tmp, k);
-
   struct gd_gdrun_args a = {0};
   gd_gdrun_arg(&a, "run");
   gd_gdrun_arg(&a, "%s", gd_test_src(scenario));
-  for (size_t i = 0; i < S.nvars; i++) gd_gdrun_var(&a, "%s", S.vars[i]);
-  gd_gdrun_var(&a, "stack_sh=%s",
-               gd_test_src("scenarios/local/stack/stack.sh"));
-  gd_gdrun_arg(&a, "--json");
-  gd_gdrun_arg(&a, "%s", json);
-  gd_gdrun_arg(&a, "--junit");
-  gd_gdrun_arg(&a, "%s", junit);
-
-  long long t0 = now_ms();
-  /* Past the timeout, SIGTERM aborts the run and still runs its rollback
-   * (stack.sh up), which may take a while. */
-  gd_gdrun(r, a.v,
-           &(struct gd_gdrun_io){.out = log, .journal = json,
-                                 .grace_ms = ROLLBACK_WAIT_MS},
-           RUN_TIMEOUT_MS);
-  gd_gdrun_args_free(&a);
-  printf("\n    %s: exit %d in %lld ms", scenario, r->status, now_ms() - t0);
-  if (!r->journal) gd_gdrun_dump(r);
+  gd_stack_gameday(&S, &a,
+                   &(struct gd_stack_gdrun){.name = "run",
+                                            .junit = 1,
+                                            .timeout_ms = RUN_TIMEOUT_MS,
+                                            .grace_ms = ROLLBACK_WAIT_MS},
+                   r);
 }
 
 /* stack.sh leader: "pg1" or "pg2", or "" when there is none. */
 static void leader(char *buf, size_t n) {
   char *out = NULL;
-  int rc = gd_stack_run(&S.st, &out, "leader", NULL);
+  int rc = gd_stack_run(&S, &out, "leader", NULL);
   buf[0] = 0;
   if (rc == 0 && (strncmp(out, "pg1\n", 4) == 0 || strncmp(out, "pg2\n", 4) == 0))
     snprintf(buf, n, "%.3s", out);
@@ -145,7 +88,7 @@ static void leader(char *buf, size_t n) {
 /* The stack is healthy: stack.sh status exits 0 (printed when not). */
 static int stack_healthy(void) {
   char *out = NULL;
-  int rc = gd_stack_run(&S.st, &out, "status", NULL);
+  int rc = gd_stack_run(&S, &out, "status", NULL);
   if (rc != 0) printf("\n    stack.sh status: exit %d\n%s", rc, out);
   free(out);
   return rc == 0;
@@ -157,34 +100,20 @@ static int stack_healthy(void) {
 static int stack_ready(void) {
   if (stack_healthy()) return 1;
   printf("\n    the stack is not healthy; stack.sh up");
-  return gd_stack_run(&S.st, NULL, "up", NULL) == 0;
+  return gd_stack_run(&S, NULL, "up", NULL) == 0;
 }
 
 /* ---- the tests, in order ---- */
 
 static void test_stack_up(void) {
-  const char *missing = gd_stack_missing();
-  if (missing) {
-    S.skipped = 1;
-    printf("\n    SKIPPED: %s is missing; install the stack's packages with "
-           "scripts/deps.sh ", missing);
-    return;
-  }
-  CU_ASSERT_FATAL(gd_stack_init(&S.st) == 0);
-  char *out;
-  int rc = gd_stack_up(&S.st, &out);
-  if (rc != 0) printf("\n    stack.sh up: exit %d\n%s", rc, out);
-  free(out);
-  CU_ASSERT_EQUAL_FATAL(rc, 0);
-  S.vars = gd_stack_vars(&S.st, &S.nvars);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(S.vars);
+  if (gd_stack_test_up(&S, NULL) != 0) return;
   /* What the scenarios need from it. */
   static const char *const needed[] = {
       "STACK_DIR", "LB_URL", "CAPACITY_URL", "WEB_PIDFILES", "WRITER_DSN",
       "READER_DSN", "PATRONI1_API", "PATRONI2_API", "PATRONI1_PIDFILE",
       "PG1_PIDFILE", NULL};
   for (const char *const *p = needed; *p; p++) {
-    char *v = gd_stack_env(&S.st, *p);
+    char *v = gd_stack_env(&S, *p);
     if (!v) printf("\n    ports.env has no %s", *p);
     CU_ASSERT_PTR_NOT_NULL(v);
     free(v);
@@ -228,7 +157,7 @@ static void test_instance_termination(void) {
   printf("\n    capacity: down at %.0f ms, full again at %.0f ms (%g failed "
          "samples)", cap_det, cap_rec, cap_failed);
   CU_ASSERT(cap_failed > 0);
-  CU_ASSERT(failed_then_recovered(j, "capacity"));
+  CU_ASSERT(gd_jfailed_then_recovered(j, "capacity"));
   CU_ASSERT(cap_det > 0 && cap_det < cap_rec);
   CU_ASSERT(cap_rec >= 2000 && cap_rec <= gd_jnum(threshold(j, "capacity.recovery_ms"), "limit"));
 
@@ -285,7 +214,7 @@ static void test_db_failover(void) {
   CU_ASSERT(cJSON_IsTrue(gd_jget(j, "checks.0.ok")));
   CU_ASSERT_PTR_NOT_NULL(strstr(gd_jstr(j, "checks.0.message"), "0 lost"));
   /* The reader lost its replica (promoted) and found the old writer. */
-  CU_ASSERT(failed_then_recovered(j, "reads"));
+  CU_ASSERT(gd_jfailed_then_recovered(j, "reads"));
   if (r.status != 0 || strcmp(gd_jstr(j, "verdict"), "pass") != 0) gd_gdrun_dump(&r);
   gd_gdrun_free(&r);
   CU_ASSERT(stack_healthy());
@@ -370,9 +299,9 @@ static void test_replica_down_aborts_before_the_fault(void) {
   char name[32];
   long pids[2];
   snprintf(name, sizeof name, "PATRONI%d_PIDFILE", k);
-  char *pf = gd_stack_env(&S.st, name);
+  char *pf = gd_stack_env(&S, name);
   snprintf(name, sizeof name, "PG%d_PIDFILE", k);
-  char *qf = gd_stack_env(&S.st, name);
+  char *qf = gd_stack_env(&S, name);
   CU_ASSERT_FATAL(pf && qf);
   pids[0] = gd_stack_pid_in(pf);
   pids[1] = gd_stack_pid_in(qf);
@@ -411,15 +340,8 @@ static void test_replica_down_aborts_before_the_fault(void) {
 
 static void test_stack_down(void) {
   if (S.skipped) GD_SKIP("the stack's packages are missing");
-  if (!S.st.tmp) return;
-  char *out;
-  int rc = gd_stack_run(&S.st, &out, "down", NULL);
-  if (rc != 0) printf("\n    stack.sh down: exit %d\n%s", rc, out);
-  free(out);
-  CU_ASSERT_EQUAL(rc, 0);
-  gd_stack_vars_free(S.vars, S.nvars);
-  S.vars = NULL;
-  gd_stack_cleanup(&S.st, CU_get_number_of_failures() != 0);
+  if (gd_stack_test_down(&S, NULL) == 0)
+    gd_stack_cleanup(&S, CU_get_number_of_failures() != 0);
 }
 
 int main(void) {

@@ -8,16 +8,14 @@
  * fauxqs (scenarios/local/stack/queue), a real SQS implementation; the
  * helper itself (gd_awscheck_action, list keys) is tested directly. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "awsep.h"
 #include "awsmeta.h"
+#include "fauxqs.h"
 #include "gameday/aws.h"
 #include "gameday/awscheck.h"
 #include "gameday/curl.h"
@@ -584,174 +582,32 @@ static void test_init_errors(void) {
 /* ------------------------------------------------------------------ */
 /* aws.posture.sqs_dlq against fauxqs */
 
-static pid_t fauxqs_pid = -1;
-static int fauxqs_port;
-static const char *fauxqs_why;
+static struct gd_fauxqs fq;
 
-static int port_open(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-  close(fd);
-  return ok;
-}
-
-static void fauxqs_stop(void) {
-  if (fauxqs_pid > 0) gd_test_kill(fauxqs_pid);
-  fauxqs_pid = -1;
-}
-
-static int fauxqs_up(void) {
-  if (fauxqs_pid > 0) return 0;
-  if (fauxqs_why) return -1;
-  char mods[4096], script[4096], log[4096];
-  snprintf(mods, sizeof mods, "%s",
-           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
-  snprintf(log, sizeof log, "%s/fauxqs.log", home);
-  if (system("command -v node >/dev/null 2>&1") != 0) {
-    fauxqs_why = "node is not installed";
-    return -1;
-  }
-  if (access(mods, R_OK) != 0) {
-    fauxqs_why = "scenarios/local/stack/queue/node_modules missing (npm ci "
-                 "--prefix scenarios/local/stack/queue)";
-    return -1;
-  }
-  fauxqs_port = gd_httpd_closed_port();
-  char p[16];
-  snprintf(p, sizeof p, "%d", fauxqs_port);
-  setenv("FAUXQS_PORT", p, 1);
-  setenv("FAUXQS_HOST", "127.0.0.1", 1);
-  setenv("FAUXQS_LOGGER", "false", 1);
-  char *argv[] = {"/usr/bin/env", "node", script, NULL};
-  fauxqs_pid = gd_test_spawn(argv, log);
-  unsetenv("FAUXQS_PORT");
-  unsetenv("FAUXQS_HOST");
-  unsetenv("FAUXQS_LOGGER");
-  if (fauxqs_pid < 0) {
-    fauxqs_why = "cannot spawn node";
-    return -1;
-  }
-  for (int i = 0; i < 300 && !port_open(fauxqs_port); i++) usleep(20000);
-  if (!port_open(fauxqs_port)) {
-    fauxqs_stop();
-    fauxqs_why = "fauxqs did not start (see its log)";
-    return -1;
-  }
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", fauxqs_port);
-  setenv("AWS_ENDPOINT_URL_SQS", url, 1);
-  return 0;
-}
-
-struct call {
-  int done, ok;
-  cJSON *json;
-  char msg[GD_ERROR_MAX];
-};
-
-static void call_cb(struct gd_aws_result *r, const struct gd_error *e,
-                    void *arg) {
-  struct call *c = arg;
-  c->done = 1;
-  c->ok = !e;
-  if (e) snprintf(c->msg, sizeof c->msg, "%s", e->msg);
-  c->json = r->json;
-  r->json = NULL;
-}
-
-static void closed_cb(void *arg) { (*(int *)arg)++; }
-
-/* One SQS call on its own loop (params: JSON with ' for "); the answer
- * (caller frees) or NULL. */
+/* One SQS call (params: JSON with ' for "); the answer (caller frees) or
+ * NULL. */
 static cJSON *sqs(const char *op, const char *params_json) {
   char text[2048];
   snprintf(text, sizeof text, "%s", params_json);
   for (char *p = text; *p; p++)
     if (*p == '\'') *p = '"';
-  cJSON *params = cJSON_Parse(text);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(params);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct gd_curl *curl;
-  struct gd_aws *aws;
-  struct gd_error err = {0};
-  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &curl, &err), 0);
-  CU_ASSERT_EQUAL_FATAL(gd_aws_new(&loop, curl, NULL, &aws, &err), 0);
-  struct call c = {0};
-  CU_ASSERT_EQUAL(gd_aws_call(aws, "sqs", op, params, call_cb, &c, NULL, &err),
-                  0);
-  cJSON_Delete(params);
-  while (!c.done) uv_run(&loop, UV_RUN_ONCE);
-  int closed = 0;
-  gd_aws_close(aws, closed_cb, &closed);
-  gd_curl_close(curl, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(closed, 2);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  if (!c.ok) printf("\n    %s: %s ", op, c.msg);
-  return c.json;
-}
-
-/* Creates a queue; its URL into url and its ARN into arn. */
-static void new_queue(const char *name, char *url, size_t n, char *arn,
-                      size_t an) {
-  char params[256];
-  snprintf(params, sizeof params, "{'QueueName':'%s'}", name);
-  cJSON *j = sqs("CreateQueue", params);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  snprintf(url, n, "%s",
-           cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl")));
-  cJSON_Delete(j);
-  snprintf(params, sizeof params,
-           "{'QueueUrl':'%s','AttributeNames':['QueueArn']}", url);
-  j = sqs("GetQueueAttributes", params);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  snprintf(arn, an, "%s",
-           cJSON_GetStringValue(cJSON_GetObjectItem(
-               cJSON_GetObjectItem(j, "Attributes"), "QueueArn")));
-  cJSON_Delete(j);
-}
-
-/* The policy is a JSON string inside the JSON parameters: built as a
- * tree, since sqs() turns every ' into ". */
-static void set_redrive(const char *url, const char *dlq_arn) {
-  cJSON *p = cJSON_CreateObject(), *attrs, *pol = cJSON_CreateObject();
-  cJSON_AddStringToObject(p, "QueueUrl", url);
-  attrs = cJSON_AddObjectToObject(p, "Attributes");
-  cJSON_AddStringToObject(pol, "deadLetterTargetArn", dlq_arn);
-  cJSON_AddNumberToObject(pol, "maxReceiveCount", 5);
-  char *pt = cJSON_PrintUnformatted(pol);
-  cJSON_AddStringToObject(attrs, "RedrivePolicy", pt);
-  free(pt);
-  cJSON_Delete(pol);
-  char *text = cJSON_PrintUnformatted(p);
-  cJSON_Delete(p);
-  CU_ASSERT_PTR_NULL(strchr(text, '\''));
-  cJSON *j = sqs("SetQueueAttributes", text);
-  free(text);
-  CU_ASSERT_PTR_NOT_NULL(j);
-  cJSON_Delete(j);
+  return gd_fauxqs_sqs_text(op, text);
 }
 
 static void test_sqs_dlq(void) {
-  if (fauxqs_up()) GD_SKIP(fauxqs_why);
+  if (gd_fauxqs_start(&fq, home)) GD_SKIP(fq.why);
+  gd_fauxqs_setenv(&fq);
   char dlq[512], dlq_arn[512], main_q[512], main_arn[512], bare[512],
       bare_arn[512], json[1024];
   long tag = (long)getpid();
   char name[128];
   snprintf(name, sizeof name, "gd-posture-dlq-%ld", tag);
-  new_queue(name, dlq, sizeof dlq, dlq_arn, sizeof dlq_arn);
+  gd_fauxqs_new_queue(name, dlq, sizeof dlq, dlq_arn, sizeof dlq_arn);
   snprintf(name, sizeof name, "gd-posture-main-%ld", tag);
-  new_queue(name, main_q, sizeof main_q, main_arn, sizeof main_arn);
+  gd_fauxqs_new_queue(name, main_q, sizeof main_q, main_arn, sizeof main_arn);
   snprintf(name, sizeof name, "gd-posture-bare-%ld", tag);
-  new_queue(name, bare, sizeof bare, bare_arn, sizeof bare_arn);
-  set_redrive(main_q, dlq_arn);
+  gd_fauxqs_new_queue(name, bare, sizeof bare, bare_arn, sizeof bare_arn);
+  CU_ASSERT_EQUAL(gd_fauxqs_redrive(main_q, dlq_arn, 5), 0);
 
   struct one o;
   snprintf(json, sizeof json, "{'type':'aws.posture.sqs_dlq','queue_url':'%s'}",
@@ -782,12 +638,12 @@ static void test_sqs_dlq(void) {
   snprintf(json, sizeof json,
            "{'type':'aws.posture.sqs_dlq','queue_url':"
            "'http://127.0.0.1:%d/000000000000/gd-posture-none'}",
-           fauxqs_port);
+           fq.port);
   one(&o, json);
   snprintf(want, sizeof want,
            "queue http://127.0.0.1:%d/000000000000/gd-posture-none does not "
            "exist",
-           fauxqs_port);
+           fq.port);
   EXPECT(o, GD_SAMPLE_MISMATCH, want);
 }
 
@@ -813,9 +669,8 @@ int main(void) {
   gd_awsenv_begin(home);
   ep = gd_awsep_start(NULL);
   if (ep) gd_awsep_setenv(ep);
-  atexit(fauxqs_stop);
   int rc = gd_test_run("aws posture", tests);
-  fauxqs_stop();
+  gd_fauxqs_stop(&fq);
   if (ep) gd_awsep_stop(ep);
   gd_awsenv_end();
   gd_test_rmrf(home);

@@ -7,15 +7,13 @@
  * the environment, IMDS is off, AWS_ENDPOINT_URL_SQS points at fauxqs:
  * nothing leaves 127.0.0.1. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "awsmeta.h"
+#include "fauxqs.h"
 #include "gameday/action.h"
 #include "gameday/aws.h"
 #include "gameday/curl.h"
@@ -27,148 +25,37 @@
 /* ------------------------------------------------------------------ */
 /* fauxqs, once for the whole program */
 
-static pid_t fauxqs_pid = -1;
-static int fauxqs_port;
-static const char *fauxqs_why; /* set: cannot run, skip */
+static struct gd_fauxqs fq;
 static char *home;
-
-static int port_open(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-  close(fd);
-  return ok;
-}
-
-static void fauxqs_stop(void) {
-  if (fauxqs_pid > 0) gd_test_kill(fauxqs_pid);
-  fauxqs_pid = -1;
-}
-
-/* 0: fauxqs is up (started now or before); -1: skip, fauxqs_why says why. */
-static int fauxqs_up(void) {
-  if (fauxqs_pid > 0) return 0;
-  if (fauxqs_why) return -1;
-  char mods[4096], script[4096], log[4096];
-  snprintf(mods, sizeof mods, "%s",
-           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
-  snprintf(log, sizeof log, "%s/fauxqs.log", home);
-  if (system("command -v node >/dev/null 2>&1") != 0) {
-    fauxqs_why = "node is not installed";
-    return -1;
-  }
-  if (access(mods, R_OK) != 0) {
-    fauxqs_why =
-        "scenarios/local/stack/queue/node_modules missing (npm ci --prefix "
-        "scenarios/local/stack/queue)";
-    return -1;
-  }
-  fauxqs_port = gd_httpd_closed_port();
-  char p[16];
-  snprintf(p, sizeof p, "%d", fauxqs_port);
-  setenv("FAUXQS_PORT", p, 1);
-  setenv("FAUXQS_HOST", "127.0.0.1", 1);
-  setenv("FAUXQS_LOGGER", "false", 1);
-  char *argv[] = {"/usr/bin/env", "node", script, NULL};
-  fauxqs_pid = gd_test_spawn(argv, log);
-  unsetenv("FAUXQS_PORT");
-  unsetenv("FAUXQS_HOST");
-  unsetenv("FAUXQS_LOGGER");
-  if (fauxqs_pid < 0) {
-    fauxqs_why = "cannot spawn node";
-    return -1;
-  }
-  for (int i = 0; i < 300 && !port_open(fauxqs_port); i++) usleep(20000);
-  if (!port_open(fauxqs_port)) {
-    fauxqs_stop();
-    fauxqs_why = "fauxqs did not start (see its log)";
-    return -1;
-  }
-  return 0;
-}
 
 /* Fake credentials and the endpoint; IMDS off (gd_awsenv_begin). */
 static void aws_env(void) {
-  char url[64];
   setenv("AWS_ACCESS_KEY_ID", "AKIDGAMEDAYSQSTEST", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "gameday/sqs/test/secret", 1);
   setenv("AWS_REGION", "us-east-1", 1);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", fauxqs_port);
-  setenv("AWS_ENDPOINT_URL_SQS", url, 1);
+  gd_fauxqs_setenv(&fq);
 }
 
 #define NEED_FAUXQS()                                                         \
   do {                                                                        \
-    if (fauxqs_up()) GD_SKIP(fauxqs_why);                                     \
+    if (gd_fauxqs_start(&fq, home)) GD_SKIP(fq.why);                        \
     aws_env();                                                                \
   } while (0)
 
 /* ------------------------------------------------------------------ */
 /* Direct SQS calls, for setting up and checking */
 
-struct call {
-  int done, ok;
-  cJSON *json;
-  char msg[GD_ERROR_MAX];
-};
-
-static void call_cb(struct gd_aws_result *r, const struct gd_error *e,
-                    void *arg) {
-  struct call *c = arg;
-  c->done = 1;
-  c->ok = !e;
-  if (e) snprintf(c->msg, sizeof c->msg, "%s", e->msg);
-  c->json = r->json;
-  r->json = NULL;
-}
-
-static void closed_cb(void *arg) { (*(int *)arg)++; }
-
-/* One SQS call on its own loop; the answer (caller frees) or NULL. */
+/* One SQS call; params_fmt is JSON with one %s. */
 static cJSON *sqs(const char *op, const char *params_fmt, const char *arg) {
   char text[2048];
   snprintf(text, sizeof text, params_fmt, arg);
-  cJSON *params = cJSON_Parse(text);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(params);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct gd_curl *curl;
-  struct gd_aws *aws;
-  struct gd_error err = {0};
-  CU_ASSERT_EQUAL_FATAL(gd_curl_new(&loop, &curl, &err), 0);
-  CU_ASSERT_EQUAL_FATAL(gd_aws_new(&loop, curl, NULL, &aws, &err), 0);
-  struct call c = {0};
-  CU_ASSERT_EQUAL(gd_aws_call(aws, "sqs", op, params, call_cb, &c, NULL, &err),
-                  0);
-  cJSON_Delete(params);
-  while (!c.done) uv_run(&loop, UV_RUN_ONCE);
-  int closed = 0;
-  gd_aws_close(aws, closed_cb, &closed);
-  gd_curl_close(curl, closed_cb, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CU_ASSERT_EQUAL(closed, 2);
-  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
-  if (!c.ok) printf("\n    %s: %s ", op, c.msg);
-  return c.json;
-}
-
-/* A new queue (a fresh name each time); its URL into url. */
-static void new_queue(const char *name, char *url, size_t n) {
-  cJSON *j = sqs("CreateQueue", "{\"QueueName\":\"%s\"}", name);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-  const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(j, "QueueUrl"));
-  CU_ASSERT_PTR_NOT_NULL_FATAL(u);
-  snprintf(url, n, "%s", u);
-  cJSON_Delete(j);
+  return gd_fauxqs_sqs_text(op, text);
 }
 
 /* ------------------------------------------------------------------ */
 /* Running an action through the action runner */
+
+static void closed_cb(void *arg) { (*(int *)arg)++; }
 
 struct arun {
   struct gd_action a;
@@ -348,7 +235,7 @@ static void depth(struct prun *r, const char *url, const char *max,
 static void test_backlog_depth_purge(void) {
   NEED_FAUXQS();
   char url[512];
-  new_queue("gd-backlog", url, sizeof url);
+  gd_fauxqs_new_queue("gd-backlog", url, sizeof url, NULL, 0);
 
   struct arun r;
   arun(&r,
@@ -434,7 +321,7 @@ static void test_backlog_depth_purge(void) {
 static void test_rate(void) {
   NEED_FAUXQS();
   char url[512];
-  new_queue("gd-paced", url, sizeof url);
+  gd_fauxqs_new_queue("gd-paced", url, sizeof url, NULL, 0);
   /* 20 messages in batches of 5 at 100/s: the batches are due at 0, 50,
    * 100 and 150 ms. */
   struct arun r;
@@ -475,7 +362,7 @@ static void test_rate(void) {
 static void test_cancel(void) {
   NEED_FAUXQS();
   char url[512];
-  new_queue("gd-cancelled", url, sizeof url);
+  gd_fauxqs_new_queue("gd-cancelled", url, sizeof url, NULL, 0);
   /* A batch every 500 ms; cancelled at 700 ms, after the second. */
   struct arun r;
   arun(&r,
@@ -523,7 +410,7 @@ static int read_ledger(const char *path, char ids[][128], int n) {
 static void test_ledger(void) {
   NEED_FAUXQS();
   char url[512], ledger[4096];
-  new_queue("gd-ledger", url, sizeof url);
+  gd_fauxqs_new_queue("gd-ledger", url, sizeof url, NULL, 0);
   snprintf(ledger, sizeof ledger, "%s/sent.ledger", home);
   /* Left over from an earlier run: the action starts it afresh. */
   gd_test_write_file(ledger, "999\told\n");
@@ -655,7 +542,7 @@ static void test_drain(void) {
   NEED_FAUXQS();
   struct drun r;
   memset(&r, 0, sizeof r);
-  new_queue("gd-drain", r.url, sizeof r.url);
+  gd_fauxqs_new_queue("gd-drain", r.url, sizeof r.url, NULL, 0);
   struct arun a;
   arun(&a, "{'type':'aws.sqs.send_messages','queue_url':'%s','count':30}",
        r.url, -1);
@@ -740,7 +627,7 @@ static void test_no_such_queue(void) {
   NEED_FAUXQS();
   char url[512];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/000000000000/gd-no-such-queue",
-           fauxqs_port);
+           fq.port);
   struct arun r;
   arun(&r,
        "{'type':'aws.sqs.send_messages','queue_url':'%s','count':25}", url,
@@ -916,9 +803,8 @@ int main(void) {
       {"describe, figures, kinds", test_describe},
       {NULL, NULL}};
   home = gd_test_tmpdir();
-  atexit(fauxqs_stop);
   int rc = gd_test_run("aws_sqs", tests);
-  fauxqs_stop();
+  gd_fauxqs_stop(&fq);
   gd_test_rmrf(home);
   free(home);
   return rc;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "awsmeta.h"
+#include "fauxqs.h"
 #include "gameday/aws.h"
 #include "gameday/sigv4.h"
 #include "httpd.h"
@@ -936,77 +937,15 @@ static void test_cancel_and_close(void) {
 /* ------------------------------------------------------------------ */
 /* SQS against fauxqs */
 
-static int port_open(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-  close(fd);
-  return ok;
-}
-
-/* Starts fauxqs on a free loopback port; the pid, or -1 with why. */
-static pid_t fauxqs_start(int *port, const char *log, const char **why) {
-  char mods[4096], script[4096];
-  snprintf(mods, sizeof mods, "%s",
-           gd_test_src("scenarios/local/stack/queue/node_modules/fauxqs"));
-  snprintf(script, sizeof script, "%s",
-           gd_test_src("scenarios/local/stack/queue/loopback.mjs"));
-  if (system("command -v node >/dev/null 2>&1") != 0) {
-    *why = "node is not installed";
-    return -1;
-  }
-  if (access(mods, R_OK) != 0) {
-    *why = "scenarios/local/stack/queue/node_modules missing (npm ci "
-           "--prefix scenarios/local/stack/queue)";
-    return -1;
-  }
-  *port = gd_httpd_closed_port();
-  char p[16];
-  snprintf(p, sizeof p, "%d", *port);
-  setenv("FAUXQS_PORT", p, 1);
-  setenv("FAUXQS_HOST", "127.0.0.1", 1);
-  setenv("FAUXQS_LOGGER", "false", 1);
-  char *argv[] = {"/usr/bin/env", "node", script, NULL};
-  pid_t pid = gd_test_spawn(argv, log);
-  unsetenv("FAUXQS_PORT");
-  unsetenv("FAUXQS_HOST");
-  unsetenv("FAUXQS_LOGGER");
-  if (pid < 0) {
-    *why = "cannot spawn node";
-    return -1;
-  }
-  for (int i = 0; i < 300 && !port_open(*port); i++) usleep(20000);
-  if (!port_open(*port)) {
-    gd_test_kill(pid);
-    *why = "fauxqs did not start (see its log)";
-    return -1;
-  }
-  return pid;
-}
-
-/* A failed CU_ASSERT_FATAL jumps past the test's own stop. */
-static pid_t fauxqs_pid = -1;
-
-static void fauxqs_atexit(void) {
-  if (fauxqs_pid > 0) gd_test_kill(fauxqs_pid);
-}
-
 static void test_sqs_fauxqs(void) {
   struct fx f;
   fx_begin(&f, NULL, NULL);
-  char log[4096];
-  snprintf(log, sizeof log, "%s/fauxqs.log", f.home);
-  int port = 0;
-  const char *why = NULL;
-  pid_t pid = fauxqs_pid = fauxqs_start(&port, log, &why);
-  if (pid < 0) {
+  struct gd_fauxqs fq = {0};
+  if (gd_fauxqs_start(&fq, f.home)) {
     fx_end(&f);
-    GD_SKIP(why);
+    GD_SKIP(fq.why);
   }
-  endpoint_env("AWS_ENDPOINT_URL_SQS", port);
+  endpoint_env("AWS_ENDPOINT_URL_SQS", fq.port);
   fx_renew(&f, NULL);
   struct got g;
   char params[2048];
@@ -1093,8 +1032,7 @@ static void test_sqs_fauxqs(void) {
   CU_ASSERT_FALSE(has_secret(g.err.msg));
   got_clear(&g);
 
-  gd_test_kill(pid);
-  fauxqs_pid = -1;
+  gd_fauxqs_stop(&fq);
   fx_end(&f);
 }
 
@@ -1116,6 +1054,5 @@ int main(void) {
       {"cancel and close call back once each", test_cancel_and_close},
       {"sqs against fauxqs", test_sqs_fauxqs},
       {NULL, NULL}};
-  atexit(fauxqs_atexit);
   return gd_test_run("awsclient", tests);
 }
