@@ -28,10 +28,28 @@ struct gd_pending {
   uint8_t state;
   uint8_t cls;
   uint8_t has_value;
-  /* Room for a check's finding, which lists every violation it saw. */
-  char detail[512];
+  /* Most details are short ("status 503 (expected 200)") and live here; a
+   * longer one (a check's finding listing every violation it saw, up to
+   * GD_SAMPLE_DETAIL_MAX) goes to the heap, so that the ring of a fast
+   * probe stays small. */
+  char detail[88];
+  char *long_detail;
   char *text; /* the sample's text, handed over from the slot */
 };
+
+/* Longest sample detail kept. */
+#define GD_SAMPLE_DETAIL_MAX 512
+
+static const char *entry_detail(const struct gd_pending *e) {
+  return e->long_detail ? e->long_detail : e->detail;
+}
+
+static void entry_release(struct gd_pending *e) {
+  free(e->text);
+  e->text = NULL;
+  free(e->long_detail);
+  e->long_detail = NULL;
+}
 
 static const char *const class_names[GD_SAMPLE_CLASS_MAX] = {
     "ok",      "refused",  "timeout", "status", "mismatch", "dns",
@@ -95,7 +113,7 @@ void gd_probe_free(struct gd_probe *p) {
   gd_timeline_free(&p->timeline);
   free(p->latency); /* streak and lateness live in the same block */
   for (unsigned i = 0; p->slots && i < p->max_inflight; i++) free(p->slots[i].text);
-  for (size_t i = 0; p->ring && i < p->ring_cap; i++) free(p->ring[i].text);
+  for (size_t i = 0; p->ring && i < p->ring_cap; i++) entry_release(&p->ring[i]);
   free(p->slots);
   free(p->ring);
   free(p->result_text);
@@ -195,10 +213,14 @@ static void record(struct gd_probe *p, struct gd_sample *s, uint64_t end,
   e->cls = (uint8_t)cls;
   e->has_value = (uint8_t)s->has_value;
   e->value = s->value;
-  free(e->text);
+  entry_release(e);
   e->text = s->text;
   s->text = NULL;
-  snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+  if (!detail) detail = "";
+  if (strlen(detail) < sizeof e->detail || !(e->long_detail = strdup(detail)))
+    snprintf(e->detail, sizeof e->detail, "%s", detail);
+  else
+    e->detail[0] = 0;
   e->state = p->stopping ? ENTRY_DROPPED : ENTRY_DONE;
 }
 
@@ -328,7 +350,7 @@ void gd_sample_done(struct gd_sample *s, enum gd_sample_class cls,
   if (s->state == SLOT_RUNNING) {
     uint64_t end = uv_hrtime();
     uv_timer_stop(&s->timer);
-    char detail[sizeof ((struct gd_pending *)0)->detail] = "";
+    char detail[GD_SAMPLE_DETAIL_MAX] = "";
     if (fmt) {
       va_list ap;
       va_start(ap, fmt);
@@ -374,8 +396,9 @@ static void commit(struct gd_probe *p, struct gd_pending *e) {
   } else {
     /* Kinds write details that name the failure ("status 503 (expected
      * 200)"); the class name is the fallback. */
+    const char *detail = entry_detail(e);
     snprintf(p->last_detail, sizeof p->last_detail, "%s",
-             e->detail[0] ? e->detail : gd_sample_class_name((enum gd_sample_class)e->cls));
+             detail[0] ? detail : gd_sample_class_name((enum gd_sample_class)e->cls));
     if (p->hist_phase == GD_HIST_FAULT && p->streak->count) {
       gd_hist_merge(&p->latency[GD_HIST_FAULT], p->streak);
       gd_hist_reset(p->streak);
@@ -389,7 +412,7 @@ static void commit(struct gd_probe *p, struct gd_pending *e) {
         .cls = (enum gd_sample_class)e->cls,
         .has_value = e->has_value,
         .value = e->value,
-        .detail = e->detail,
+        .detail = entry_detail(e),
     };
     p->on_result(p, &r, p->on_result_arg);
   }
@@ -401,8 +424,7 @@ static void commit_ready(struct gd_probe *p) {
     if (e->state == ENTRY_PENDING) break;
     p->ring_head++;
     if (e->state == ENTRY_DONE) commit(p, e);
-    free(e->text);
-    e->text = NULL;
+    entry_release(e);
   }
 }
 

@@ -159,10 +159,14 @@ static void check_window(const char *mode, int interval_ms, int timeout_ms,
          "detection %.3f±%g recovery %.3f±%g downtime %.3f±%g ",
          mode, interval_ms, s_ms, e_ms, d_ms, det, det_u, rec, rec_u, down,
          down_u);
-  /* The stated uncertainty is the sampling interval. */
-  CU_ASSERT_DOUBLE_EQUAL(det_u, interval_ms, 1e-9);
-  CU_ASSERT_DOUBLE_EQUAL(rec_u, interval_ms, 1e-9);
-  CU_ASSERT_DOUBLE_EQUAL(down_u, interval_ms, 1e-9);
+  /* The stated uncertainty is the sampling interval, or more when samples
+   * around an edge were late or skipped (a loaded machine): never less,
+   * and never so wide that the figure says nothing. */
+  CU_ASSERT(det_u >= interval_ms - 1e-9 && det_u <= 50.0 * interval_ms + 20.0);
+  CU_ASSERT(rec_u >= interval_ms - 1e-9 && rec_u <= 50.0 * interval_ms + 20.0);
+  CU_ASSERT(down_u >= interval_ms - 1e-9 && down_u <= 100.0 * interval_ms + 40.0);
+  if (det_u > interval_ms || rec_u > interval_ms)
+    printf("(uncertainty widened by late samples) ");
   int det_ok = fabs(det - s_ms) <= det_u + LOOPBACK_SLACK_MS;
   int rec_ok = fabs(rec - e_ms) <= rec_u + LOOPBACK_SLACK_MS;
   int down_ok = fabs(down - d_ms) <= down_u + LOOPBACK_SLACK_MS;
