@@ -7,8 +7,9 @@
  *   auto_scaling_group   the group's InService instances
  *   tags                 {"Role": "web"}: running instances carrying every
  *                        one of these tags (DescribeInstances filters)
- * and `select` picks among them (awskind.h: count, percent rounded up, all;
- * at random or the first by instance id; default one at random).
+ * and `select` picks among them (select.h: count, percent rounded up, all;
+ * at random or the first by instance id; default one at random, all of the
+ * listed ids).
  *
  * Order of a run: resolve (DescribeAutoScalingGroups, DescribeInstances,
  * following nextToken), check the tags of EVERY resolved candidate against
@@ -31,6 +32,7 @@
 #include "gameday/awskind.h"
 #include "gameday/json.h"
 #include "gameday/scenario.h"
+#include "gameday/select.h"
 
 /* DescribeInstances by id takes at most this many ids per call; an Auto
  * Scaling group larger than that is looked up in several calls. */
@@ -58,7 +60,7 @@ struct term_action {
   char *asg;           /* SRC_ASG */
   struct gd_tag *want; /* SRC_TAGS, strings owned here */
   size_t nwant;
-  struct gd_awskind_select sel;
+  struct gd_select sel;
   char *region;
 
   /* run time */
@@ -189,12 +191,16 @@ static int term_init(struct gd_action *a, const cJSON *spec, const char *path,
     x->src = SRC_TAGS;
     r = parse_tags(x, tags, path, err);
   }
-  /* Listed ids: all of them unless told otherwise; found ones: one. */
-  if (!r)
-    r = gd_awskind_select_parse(&x->sel, spec, path,
-                                x->src == SRC_IDS ? GD_AWSKIND_ALL
-                                                  : GD_AWSKIND_RANDOM,
-                                err);
+  /* Listed ids: all of them unless told otherwise; found ones: one. A
+   * percentage rounds up, as in FIS, and may be as small as FIS allows. */
+  if (!r) {
+    struct gd_select_rules rules = {
+        .def_mode = x->src == SRC_IDS ? GD_SELECT_ALL : GD_SELECT_RANDOM,
+        .min_percent = 0.001,
+        .round = GD_SELECT_ROUND_UP,
+    };
+    r = gd_select_parse(&x->sel, spec, path, &rules, err);
+  }
   if (!r) r = gd_awskind_region_parse(spec, path, &x->region, err);
   if (r) term_free(a);
   return r;
@@ -242,7 +248,7 @@ static void source_text(const struct term_action *x, char *buf, size_t n) {
 static void term_describe(const struct gd_action *a, char *buf, size_t n) {
   const struct term_action *x = a->ctx;
   char sel[64], src[512];
-  gd_awskind_select_describe(&x->sel, sel, sizeof sel);
+  gd_select_describe(&x->sel, sel, sizeof sel);
   source_text(x, src, sizeof src);
   snprintf(buf, n, "terminate %s of %s", sel, src);
 }
@@ -505,8 +511,8 @@ static void decide(struct term_action *x) {
     return;
   }
   size_t cap = gd_scenario_max_targets(a->sc);
-  if (gd_awskind_select(&x->sel, x->ninst, cap, x->src == SRC_IDS, a->path,
-                        chosen, &k, &cut, &e)) {
+  if (gd_select_pick(&x->sel, x->ninst, cap, x->src == SRC_IDS, a->path,
+                     chosen, &k, &cut, &e)) {
     set_detail(a, detail_new(x, NULL, 0));
     cJSON_AddStringToObject(a->detail, "refused", e.msg);
     fail(x, "%s; nothing terminated", e.msg);

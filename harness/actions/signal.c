@@ -14,29 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "gameday/action.h"
 #include "gameday/json.h"
 #include "gameday/proc.h"
-
-enum sel_mode { SEL_RANDOM, SEL_FIRST, SEL_ALL };
-static const char *const mode_names[] = {"random", "first", "all"};
+#include "gameday/scenario.h"
+#include "gameday/select.h"
 
 struct signal_action {
   int sig;
   char signame[32];
   char **patterns;
   size_t npatterns;
-  enum sel_mode mode;
-  long long count;  /* 0 when percent is used */
-  double percent;   /* 0 when count is used */
+  struct gd_select sel;
 };
 
 static const char *const signal_keys[] = {"signal", "pidfiles", "select",
                                           NULL};
-static const char *const select_keys[] = {"mode", "count", "percent", NULL};
 
 /* ------------------------------------------------------------------ */
 /* Load */
@@ -91,52 +86,13 @@ static int parse_pidfiles(struct signal_action *x, const cJSON *spec,
   return 0;
 }
 
-static int parse_select(struct signal_action *x, const cJSON *spec,
-                        const char *path, struct gd_error *err) {
-  char sub[256];
-  const cJSON *sel = NULL;
-  int r;
-
-  x->mode = SEL_RANDOM;
-  x->count = 1;
-  r = gd_json_get_object(spec, "select", path, 0, &sel, err);
-  if (r || !sel) return r;
-  gd_json_path(sub, sizeof sub, path, "select");
-  r = gd_json_check_keys(sel, sub, select_keys, NULL, err);
-  if (r) return r;
-
-  const char *mode = NULL;
-  r = gd_json_get_string(sel, "mode", sub, 0, &mode, err);
-  if (r) return r;
-  if (mode) {
-    size_t i;
-    for (i = 0; i < 3; i++)
-      if (strcmp(mode, mode_names[i]) == 0) break;
-    if (i == 3)
-      return gd_error_set(err, GD_EINVAL,
-                          "%s.mode: unknown mode '%s' (random, first or all)",
-                          sub, mode);
-    x->mode = (enum sel_mode)i;
-  }
-  int has_count = cJSON_GetObjectItemCaseSensitive(sel, "count") != NULL;
-  int has_percent = cJSON_GetObjectItemCaseSensitive(sel, "percent") != NULL;
-  if (x->mode == SEL_ALL && (has_count || has_percent))
-    return gd_error_set(err, GD_EINVAL,
-                        "%s: mode 'all' takes neither count nor percent", sub);
-  if (has_count && has_percent)
-    return gd_error_set(err, GD_EINVAL,
-                        "%s: give count or percent, not both", sub);
-  if (has_count) {
-    r = gd_json_get_int(sel, "count", sub, 1, 1, 1000000, &x->count, err);
-    if (r) return r;
-  }
-  if (has_percent) {
-    r = gd_json_get_double(sel, "percent", sub, 1, 1, 100, &x->percent, err);
-    if (r) return r;
-    x->count = 0;
-  }
-  return 0;
-}
+/* Default one at random; a percentage of the live processes rounds down
+ * (but is at least one), and is a whole percent or more. */
+static const struct gd_select_rules select_rules = {
+    .def_mode = GD_SELECT_RANDOM,
+    .min_percent = 1,
+    .round = GD_SELECT_ROUND_DOWN,
+};
 
 static void signal_free(struct gd_action *a) {
   struct signal_action *x = a->ctx;
@@ -153,7 +109,7 @@ static int signal_init(struct gd_action *a, const cJSON *spec,
   a->ctx = x;
   int r = parse_signal(x, spec, path, err);
   if (!r) r = parse_pidfiles(x, spec, path, err);
-  if (!r) r = parse_select(x, spec, path, err);
+  if (!r) r = gd_select_parse(&x->sel, spec, path, &select_rules, err);
   if (r) signal_free(a);
   return r;
 }
@@ -183,14 +139,15 @@ static void signal_describe(const struct gd_action *a, char *buf, size_t n) {
   const struct signal_action *x = a->ctx;
   char pats[1024];
   join_patterns(x, pats, sizeof pats, ", ");
-  if (x->mode == SEL_ALL)
+  const struct gd_select *s = &x->sel;
+  if (s->mode == GD_SELECT_ALL)
     snprintf(buf, n, "%s all of %s", x->signame, pats);
-  else if (x->count)
-    snprintf(buf, n, "%s %lld of %s (%s)", x->signame, x->count, pats,
-             mode_names[x->mode]);
+  else if (s->count)
+    snprintf(buf, n, "%s %lld of %s (%s)", x->signame, s->count, pats,
+             gd_select_mode_name(s->mode));
   else
-    snprintf(buf, n, "%s %g%% of %s (%s)", x->signame, x->percent, pats,
-             mode_names[x->mode]);
+    snprintf(buf, n, "%s %g%% of %s (%s)", x->signame, s->percent, pats,
+             gd_select_mode_name(s->mode));
 }
 
 /* ------------------------------------------------------------------ */
@@ -387,66 +344,26 @@ static int classify(struct plan *pl, struct gd_error *err) {
   return 0;
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n), without modulo bias. */
-static size_t below(uint64_t *s, size_t n) {
-  uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-  uint64_t v;
-  do v = splitmix64(s);
-  while (v >= lim);
-  return (size_t)(v % n);
-}
-
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *)a, y = *(const size_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static int choose(const struct signal_action *x, struct plan *pl,
-                  struct gd_error *err) {
-  size_t n = pl->nlive, k;
+/* The scenario's safety.max_targets caps the pick like any other action's
+ * (unlimited by default in the local environment, which is where signals
+ * go): a share is cut to it, a count above it refused. */
+static int choose(const struct signal_action *x, const struct gd_action *a,
+                  struct plan *pl, struct gd_error *err) {
+  size_t n = pl->nlive, cut;
   if (n == 0) return 0;
-  if (x->mode == SEL_ALL)
-    k = n;
-  else if (x->count)
-    k = (unsigned long long)x->count < n ? (size_t)x->count : n;
-  else {
-    k = (size_t)floor(x->percent * (double)n / 100.0 + 1e-9);
-    if (k < 1) k = 1;
-    if (k > n) k = n;
-  }
   pl->chosen = calloc(n, sizeof *pl->chosen);
   if (!pl->chosen) return gd_error_set(err, GD_ENOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++) pl->chosen[i] = i;
-  if (x->mode == SEL_RANDOM && k < n) {
-    uint64_t seed;
-    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
-      seed = uv_hrtime() ^ ((uint64_t)getpid() << 32);
-    /* partial Fisher-Yates: the first k are a uniform sample */
-    for (size_t i = 0; i < k; i++) {
-      size_t j = i + below(&seed, n - i);
-      size_t t = pl->chosen[i];
-      pl->chosen[i] = pl->chosen[j];
-      pl->chosen[j] = t;
-    }
-    qsort(pl->chosen, k, sizeof *pl->chosen, cmp_size);
-  }
-  pl->nchosen = k;
-  return 0;
+  return gd_select_pick(&x->sel, n, gd_scenario_max_targets(a->sc), 0,
+                        "select", pl->chosen, &pl->nchosen, &cut, err);
 }
 
-static int plan_build(const struct signal_action *x, struct plan *pl,
+static int plan_build(const struct gd_action *a, struct plan *pl,
                       struct gd_error *err) {
+  const struct signal_action *x = a->ctx;
   memset(pl, 0, sizeof *pl);
   int r = expand(x, pl, err);
   if (!r) r = classify(pl, err);
-  if (!r) r = choose(x, pl, err);
+  if (!r) r = choose(x, a, pl, err);
   if (r) plan_free(pl);
   return r;
 }
@@ -469,7 +386,7 @@ static int signal_resolve(struct gd_action *a, char *buf, size_t n,
                           struct gd_error *err) {
   const struct signal_action *x = a->ctx;
   struct plan pl;
-  int r = plan_build(x, &pl, err);
+  int r = plan_build(a, &pl, err);
   if (r) return r;
   if (pl.nlive == 0) {
     char msg[GD_ERROR_MAX];
@@ -479,7 +396,7 @@ static int signal_resolve(struct gd_action *a, char *buf, size_t n,
   }
   size_t pos = 0;
   if (n) buf[0] = 0;
-  int random = x->mode == SEL_RANDOM && pl.nchosen < pl.nlive;
+  int random = x->sel.mode == GD_SELECT_RANDOM && pl.nchosen < pl.nlive;
   bprintf(buf, n, &pos, "would send %s to %zu of %zu%s", x->signame,
           pl.nchosen, pl.nlive, random ? " at random, this time" : "");
   for (size_t i = 0; i < pl.nchosen; i++) {
@@ -501,7 +418,7 @@ static int signal_resolve(struct gd_action *a, char *buf, size_t n,
 static int signal_run(struct gd_action *a, struct gd_error *err) {
   const struct signal_action *x = a->ctx;
   struct plan pl;
-  int r = plan_build(x, &pl, err);
+  int r = plan_build(a, &pl, err);
   if (r) return r;
 
   cJSON *d = cJSON_CreateObject();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gameday/action.h"
+#include "gameday/scenario.h"
 #include "testutil.h"
 
 #define NPROC 4
@@ -295,6 +296,46 @@ static void percent(void) {
   teardown(&f);
 }
 
+/* The scenario's safety.max_targets caps a signal like any action: a
+ * percentage is cut to it, a count above it is refused, nothing sent. */
+static void capped(void) {
+  struct fixture f;
+  setup(&f, 4);
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"name\": \"cap\", \"safety\": {\"max_targets\": 1},"
+           " \"probes\": {\"p\": {\"type\": \"exec\", \"argv\": [\"true\"],"
+           " \"interval_ms\": 100, \"timeout_ms\": 100}},"
+           " \"steady_state\": {\"probes\": [\"p\"], \"for_ms\": 0},"
+           " \"recovery\": {\"probes\": [\"p\"], \"stable_for_ms\": 0,"
+           " \"timeout_ms\": 100},"
+           " \"fault\": [{\"type\": \"signal\", \"signal\": \"KILL\","
+           " \"pidfiles\": \"%s/web-*.pid\","
+           " \"select\": {\"mode\": \"first\", \"percent\": 50}},"
+           " {\"type\": \"signal\", \"signal\": \"KILL\","
+           " \"pidfiles\": \"%s/web-*.pid\", \"select\": {\"count\": 2}}]}",
+           f.dir, f.dir);
+  cJSON *doc = cJSON_Parse(json);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  struct gd_scenario *sc = NULL;
+  struct gd_error err = {0};
+  CU_ASSERT_EQUAL_FATAL(gd_scenario_from_json(doc, "cap.json", NULL, 0, &sc, &err), 0);
+  cJSON_Delete(doc);
+  char buf[1024];
+  sc->fault[0].sc = sc;
+  sc->fault[1].sc = sc;
+  /* 50% of 4 is 2, cut to the cap of 1 */
+  CU_ASSERT_EQUAL(sc->fault[0].ops->resolve(&sc->fault[0], buf, sizeof buf, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(buf, "would send SIGKILL to 1 of 4"));
+  /* a count of 2 over a cap of 1 is refused */
+  CU_ASSERT_NOT_EQUAL(sc->fault[1].ops->resolve(&sc->fault[1], buf, sizeof buf, &err), 0);
+  CU_ASSERT_EQUAL(err.code, GD_EPERM);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "max_targets"));
+  for (int i = 0; i < 4; i++) CU_ASSERT_FALSE(ended(&f, i, 0));
+  gd_scenario_free(sc);
+  teardown(&f);
+}
+
 /* Only live processes are candidates; the others are reported as stale. */
 static void stale(void) {
   struct fixture f;
@@ -548,6 +589,7 @@ int main(void) {
       {"one at random (default)", random_one},
       {"random picks vary", random_is_uniformish},
       {"percent", percent},
+      {"safety.max_targets caps it", capped},
       {"stale pidfiles", stale},
       {"glob with no match", no_match},
       {"pid 1 and own pid refused", refused},
