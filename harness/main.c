@@ -43,7 +43,8 @@ static const char help_text[] =
     "             --dry-run). Exit 0 ready (warnings allowed), 1 a check failed\n"
     "             or could not be made, 2 bad file, 3 interrupted.\n"
     "\n"
-    "Options (run):\n"
+    "Options (run; --var, --json, --junit, --out and --quiet also for check,\n"
+    "whose --out writes DIR/check.json and DIR/junit.xml):\n"
     "  --var k=v     set variable k (overrides the scenario's \"vars\"); repeatable;\n"
     "                also for validate and plan\n"
     "  --json FILE   write the JSON journal (gameday-journal/1) to FILE\n"
@@ -60,7 +61,10 @@ static const char help_text[] =
     "\n"
     "Signals: the first SIGINT/SIGTERM aborts the run and runs the rollback; a\n"
     "second one stops waiting for the rollback (journal: rollback incomplete).\n"
-    "Environment: NO_COLOR disables colours; ${env:NAME} in scenarios reads NAME.\n";
+    "Environment: NO_COLOR disables colours; ${env:NAME} in scenarios reads NAME.\n"
+    "AWS kinds take credentials and region as the AWS SDKs do (AWS_PROFILE,\n"
+    "~/.aws/config and credentials, AWS_ACCESS_KEY_ID..., AWS_REGION, container\n"
+    "and instance metadata) and endpoints from AWS_ENDPOINT_URL[_<SERVICE>].\n";
 
 struct opts {
   const char *cmd;
