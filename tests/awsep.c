@@ -89,6 +89,8 @@ static const struct awsep_service services[] = {
      "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", NULL, NULL},
     {"lambda", NULL, NULL, 0, gd_awsep_lambda_ops, AWSEP_REST_JSON, NULL,
      awsep_lambda_route, NULL},
+    {"sts", "2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/", 0,
+     gd_awsep_sts_ops},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -752,7 +754,16 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                        auth);
   *svc = service_find(service);
   snprintf(scope_region, 64, "%s", region);
-  if (strcmp(akid, ep->akid) != 0)
+  /* The endpoint's own keys, or ones its STS issued. */
+  const char *secret = ep->secret, *want_tok = ep->token;
+  int issued = strcmp(akid, ep->akid) == 0
+                   ? 1
+                   : awsep_sts_key(ep, akid, &secret, &want_tok);
+  if (issued < 0)
+    return auth_failed(f, 400, "ExpiredToken",
+                       "The security token included in the request is "
+                       "expired");
+  if (issued == 0)
     return (*svc && (*svc)->ec2_errors)
                ? auth_failed(f, 401, "AuthFailure",
                              "AWS was not able to validate the provided "
@@ -830,8 +841,8 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
    * that one. */
   char tok[2048];
   const char *rtok = hval(head, "X-Amz-Security-Token", tok, sizeof tok);
-  if ((ep->token[0] && (!rtok || strcmp(rtok, ep->token) != 0)) ||
-      (!ep->token[0] && rtok))
+  if ((want_tok[0] && (!rtok || strcmp(rtok, want_tok) != 0)) ||
+      (!want_tok[0] && rtok))
     return (*svc)->ec2_errors
                ? auth_failed(f, 401, "AuthFailure",
                              "AWS was not able to validate the provided "
@@ -877,8 +888,7 @@ static int verify(struct gd_awsep *ep, const char *head, const char *body,
                                 .amz_date = date,
                                 /* S3 signs the path as sent. */
                                 .flags = s3 ? GD_SIGV4_S3 : 0};
-  struct gd_sigv4_creds c = {ep->akid, ep->secret,
-                             has_tok ? ep->token : NULL};
+  struct gd_sigv4_creds c = {akid, secret, has_tok ? want_tok : NULL};
   struct gd_sigv4_result res = {0};
   struct gd_error err;
   if (gd_sigv4_sign(&rq, &c, NULL, &res, &err))
@@ -1092,6 +1102,16 @@ static void dispatch(struct gd_awsep *ep, struct awsep_req *r,
   if (!r->status) awsep_error(r, 500, "InternalFailure", "no answer");
 }
 
+/* A POST of Action=AssumeRoleWithWebIdentity. */
+static int unsigned_sts(const char *head, const char *body, size_t blen) {
+  if (strncmp(head, "POST ", 5) != 0) return 0;
+  cJSON *p = form_parse(body, blen);
+  const char *a = awsep_s(p, "Action", "");
+  int yes = strcmp(a, "AssumeRoleWithWebIdentity") == 0;
+  cJSON_Delete(p);
+  return yes;
+}
+
 static void handle(struct gd_awsep *ep, int fd, const char *head,
                    const char *body, size_t blen) {
   struct awsep_req r = {.ep = ep};
@@ -1102,7 +1122,14 @@ static void handle(struct gd_awsep *ep, int fd, const char *head,
   unsigned k = ++ep->reqno;
   snprintf(r.request_id, sizeof r.request_id, "%08x-%04x-4%03x-8%03x-%012x",
            0xa5e90000u + k, k & 0xffff, k & 0xfff, (k >> 12) & 0xfff, k);
-  if (verify(ep, head, body, blen, &svc, r.scope_region, &f) != 0) {
+  char auth[16];
+  if (!hval(head, "Authorization", auth, sizeof auth) &&
+      unsigned_sts(head, body, blen)) {
+    /* AssumeRoleWithWebIdentity is the one unsigned call: the token is
+     * the credential. */
+    svc = service_find("sts");
+    snprintf(r.scope_region, sizeof r.scope_region, "%s", ep->region);
+  } else if (verify(ep, head, body, blen, &svc, r.scope_region, &f) != 0) {
     ep->bad_sigs++;
     pthread_mutex_unlock(&ep->mu);
     /* The JSON services and S3 name the same failures their own way. */

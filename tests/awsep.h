@@ -1,5 +1,5 @@
 /* A test AWS endpoint: EC2, Auto Scaling, ELBv2, RDS, CloudWatch, IAM, S3,
- * CloudTrail and Lambda on one loopback port, in-process on a thread of its
+ * CloudTrail, Lambda and STS on one loopback port, in-process on a thread of its
  * own, for the AWS kinds' tests. The client (or the gameday binary) points AWS_ENDPOINT_URL at it;
  * the service of a request is the one in its SigV4 credential scope.
  *
@@ -138,7 +138,15 @@
  *                 shadow trails; GetTrailStatus by ARN from anywhere)
  *     "lambda_page_size": 50,    (ListFunctions pages)
  *     "functions": [{"name": "api", "runtime": "python3.12",
- *                    "package_type": "Zip"}]  (Image: no Runtime)
+ *                    "package_type": "Zip"}], (Image: no Runtime)
+ *     "sts": {"roles": [{"arn": "arn:aws:iam::123456789012:role/deploy",
+ *                    "external_id": "x",    (AssumeRole must send it)
+ *                    "max_session_duration": 3600,
+ *                    "web_identity_token": "eyJ..."}],
+ *                    (AssumeRoleWithWebIdentity must send it; absent:
+ *                    InvalidIdentityToken)
+ *             "issued_ttl_s": 200}  (issued credentials expire after
+ *                    this, whatever DurationSeconds says: refresh tests)
  *   }
  * IAM answers only signatures scoped to us-east-1 (it is global), S3
  * requires x-amz-content-sha256 and checks the path as sent (S3's rules),
@@ -149,6 +157,13 @@
  * puts its error codes in x-amzn-ErrorType. Call log "params" of REST
  * requests are the query's plus "_method", "_path" and "_bucket"; of JSON
  * requests, the body.
+ * STS: AssumeRole (signed; a role of "sts"."roles", else AccessDenied 403;
+ * RoleArn and RoleSessionName required, ExternalId checked, DurationSeconds
+ * 900..max_session_duration, else ValidationError) and the unsigned
+ * AssumeRoleWithWebIdentity (the role's web_identity_token, else
+ * InvalidIdentityToken 400). The credentials they issue are accepted by
+ * every service here until their Expiration (then ExpiredToken), so a test
+ * can assume a role and call EC2 with the result.
  * A cluster's "members" become db_instances (cluster, writer) when those
  * are not listed; the membership lives in db_instances. Endpoints default
  * to ID.cluster-c0ffee123456.REGION.rds.amazonaws.com (cluster-ro- for the

@@ -84,6 +84,11 @@ extern const struct awsep_op gd_awsep_iam_ops[];
 extern const struct awsep_op gd_awsep_s3_ops[];
 extern const struct awsep_op gd_awsep_cloudtrail_ops[];
 extern const struct awsep_op gd_awsep_lambda_ops[];
+extern const struct awsep_op gd_awsep_sts_ops[];
+/* Credentials issued by STS (awsep_sts.c): 1 and their secret and token
+ * when akid is one of them, -1 when it has expired, 0 when unknown. */
+int awsep_sts_key(struct gd_awsep *ep, const char *akid, const char **secret,
+                  const char **token);
 int awsep_s3_route(struct awsep_req *r);
 int awsep_lambda_route(struct awsep_req *r);
 

@@ -53,6 +53,7 @@ struct envkv {
 
 struct gd_aws_config {
   char *profile;
+  int explicit_profile; /* given by the caller, not AWS_PROFILE */
   struct ini conf, cred;
   const char *region;  /* points into the environment copy or a prop */
   char *region_env;    /* copy of AWS_REGION / AWS_DEFAULT_REGION */
@@ -434,6 +435,7 @@ int gd_aws_config_load(struct gd_aws_config **out, const char *profile,
   struct gd_aws_config *c = calloc(1, sizeof *c);
   if (!c) return gd_error_set(err, GD_ENOMEM, "out of memory");
   const char *from = "";
+  c->explicit_profile = profile && *profile;
   if (!profile || !*profile) {
     profile = env_get("AWS_PROFILE");
     from = " (from AWS_PROFILE)";
@@ -473,6 +475,10 @@ fail:
 
 const char *gd_aws_config_profile(const struct gd_aws_config *c) {
   return c->profile;
+}
+
+int gd_aws_config_profile_explicit(const struct gd_aws_config *c) {
+  return c->explicit_profile;
 }
 
 const char *gd_aws_config_file(const struct gd_aws_config *c) {

@@ -3,9 +3,11 @@
  * One fetch at a time: gets that arrive while one runs wait for it, and a
  * get is always answered from the kick timer or a fetch's own callback,
  * never from inside gd_aws_credprov_get. While the chain is unresolved a
- * fetch walks it step by step (environment, profile, web identity,
- * container, instance metadata); the step that answers becomes the source,
- * and later refreshes ask that source alone, as the SDKs do.
+ * fetch walks it step by step (environment, assume role, web identity,
+ * profile, container, instance metadata); the step that answers becomes
+ * the source, and later refreshes ask that source alone, as the SDKs do.
+ * An assumed role's source credentials come from a provider of its own
+ * (inner), limited to the steps the source may use.
  *
  * Secrets (keys, session tokens, the container authorization token, the
  * IMDS session token) live in memory that is wiped before it is freed, and
@@ -25,8 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
+#include "gameday/aws.h"
 #include "gameday/httpreq.h"
 #include "gameday/json.h"
+#include "gameday/sigv4.h"
 
 #define BODY_MAX (64 * 1024)
 #define STDERR_KEEP 1024
@@ -39,11 +45,20 @@
  * local agent, so that is already generous. */
 #define CONTAINER_TIMEOUT_MS 2000
 #define CONTAINER_ATTEMPTS 3
+/* STS is a remote service: the client's timeout, a few attempts. */
+#define STS_TIMEOUT_MS 10000
+#define STS_ATTEMPTS 3
+#define STS_VERSION "2011-06-15"
+/* Profiles chained by source_profile: deeper than this is a mistake. */
+#define ROLE_DEPTH_MAX 8
 
+/* botocore's order: environment, assume role, web identity, then the
+ * profile's own keys or process, container, instance metadata. */
 enum step {
   STEP_ENV,
-  STEP_PROFILE,
+  STEP_ROLE,
   STEP_WEBID,
+  STEP_PROFILE,
   STEP_CONTAINER,
   STEP_IMDS,
   STEP_END
@@ -52,7 +67,16 @@ enum step {
 /* What a step did synchronously. */
 enum step_rc { ST_OK, ST_ASYNC, ST_SKIP, ST_FAIL };
 
-enum http_stage { H_CONTAINER, H_IMDS_TOKEN, H_IMDS_ROLE, H_IMDS_CREDS };
+#define STEP_BIT(s) (1u << (s))
+#define STEPS_ALL (STEP_BIT(STEP_END) - 1)
+
+enum http_stage {
+  H_CONTAINER,
+  H_IMDS_TOKEN,
+  H_IMDS_ROLE,
+  H_IMDS_CREDS,
+  H_STS
+};
 
 struct waiter {
   gd_aws_creds_cb cb;
@@ -70,7 +94,21 @@ struct gd_aws_credprov {
   char *st_akid, *st_secret, *st_token, *st_file;
   char *unsupported;      /* message: the profile needs what we lack */
   char *process, *process_file;
-  int webid;
+  unsigned mask;          /* the steps this provider may run */
+  int depth;              /* 0: the chain; more: a role's source */
+  /* Assume role: the profile's role_arn with source_profile or
+   * credential_source; inner gives the source credentials. */
+  char *role_arn, *role_session, *role_extid, *role_err, *role_src;
+  long role_duration;     /* 0: STS's default */
+  struct gd_aws_credprov *inner;
+  /* Web identity: the token file is read on every fetch (it rotates). */
+  char *wi_arn, *wi_session, *wi_file, *wi_err, *wi_what;
+  struct gd_aws_endpoint sts_ep;
+  char *sts_err;
+  int sts_webid;          /* the STS call in flight is the web identity one */
+  /* Copies of the call's secrets (the source's secret key and session
+   * token, or the identity token), only to scrub them from answers. */
+  char *sts_secret, *sts_token;
   char *cont_url, *cont_err;
   char *cont_token, *cont_token_file;
   int imds_disabled, imds_v1_disabled, imds_attempts;
@@ -127,6 +165,11 @@ static void fetch_ok(struct gd_aws_credprov *p, struct gd_aws_creds *nc);
 static void fetch_fail(struct gd_aws_credprov *p);
 static void source_failed(struct gd_aws_credprov *p);
 static void proc_finished(struct gd_aws_credprov *p);
+static void req_wipe(struct gd_aws_credprov *p);
+static void on_inner(const struct gd_aws_creds *creds,
+                     const struct gd_error *err, void *arg);
+static int sts_start(struct gd_aws_credprov *p, int webid,
+                     const struct gd_aws_creds *creds);
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -462,9 +505,8 @@ static int snapshot_imds(struct gd_aws_credprov *p,
 
 static int snapshot_profile(struct gd_aws_credprov *p,
                             const struct gd_aws_config *cfg) {
-  static const char *const unsupported[] = {
-      "role_arn", "credential_source", "source_profile",
-      "web_identity_token_file", "sso_session", "sso_start_url", NULL};
+  static const char *const unsupported[] = {"sso_session", "sso_start_url",
+                                             NULL};
   const char *f1 = NULL, *f2 = NULL, *f3 = NULL;
   const char *tok = gd_aws_config_get(cfg, "aws_session_token", &f3);
   if (!tok) tok = gd_aws_config_get(cfg, "aws_security_token", &f3);
@@ -482,17 +524,198 @@ static int snapshot_profile(struct gd_aws_credprov *p,
     if (!gd_aws_config_get(cfg, *k, &file)) continue;
     char msg[GD_ERROR_MAX];
     snprintf(msg, sizeof msg,
-             "profile '%s' in '%s': %s is not supported by gameday (assume "
-             "role, web identity and SSO need signed STS calls); use static "
-             "keys, credential_process (e.g. 'aws configure "
-             "export-credentials --format process'), or the environment",
+             "profile '%s' in '%s': %s is not supported by gameday (SSO "
+             "needs an interactive login); use static keys, role_arn, "
+             "credential_process (e.g. 'aws configure export-credentials "
+             "--format process'), or the environment",
              p->profile, file, *k);
     return (p->unsupported = strdup(msg)) ? 0 : GD_ENOMEM;
   }
   return 0;
 }
 
-static int snapshot(struct gd_aws_credprov *p, const struct gd_aws_config *cfg) {
+static int snapshot_sts(struct gd_aws_credprov *p,
+                        const struct gd_aws_config *cfg) {
+  /* The regional endpoint; with no region at all, the global one's
+   * region, as the SDKs fall back to. */
+  const char *region = gd_aws_config_region(cfg, NULL);
+  struct gd_error e = {0};
+  if (gd_aws_endpoint_resolve(cfg, "sts", region ? region : "us-east-1",
+                              &p->sts_ep, &e) == 0)
+    return 0;
+  return (p->sts_err = strdup(e.msg)) ? 0 : GD_ENOMEM;
+}
+
+/* *dst = the formatted message: a setting that makes the role (or web
+ * identity) unusable is reported by the get, not by _new. */
+static int set_msg(char **dst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int set_msg(char **dst, const char *fmt, ...) {
+  char msg[GD_ERROR_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  free(*dst);
+  return (*dst = strdup(msg)) ? 0 : GD_ENOMEM;
+}
+
+static int default_session(char **dst) {
+  char buf[64];
+  /* The CLI's botocore-session-<epoch>, under our name. */
+  snprintf(buf, sizeof buf, "gameday-%lld", (long long)now_s());
+  return (*dst = strdup(buf)) ? 0 : GD_ENOMEM;
+}
+
+static int provider_make(uv_loop_t *loop, struct gd_curl *curl,
+                         const struct gd_aws_config *cfg, unsigned mask,
+                         int depth, const char *const *visited,
+                         struct gd_aws_credprov **out);
+
+static int snapshot_role(struct gd_aws_credprov *p,
+                         const struct gd_aws_config *cfg, int depth,
+                         const char *const *visited) {
+  const char *file = NULL;
+  const char *arn = gd_aws_config_get(cfg, "role_arn", &file);
+  if (!arn || !(p->mask & STEP_BIT(STEP_ROLE))) return 0;
+  const char *sp = gd_aws_config_get(cfg, "source_profile", NULL);
+  const char *cs = gd_aws_config_get(cfg, "credential_source", NULL);
+  const char *dur = gd_aws_config_get(cfg, "duration_seconds", NULL);
+  const char *name = p->profile;
+  if (!sp && !cs) {
+    /* role_arn with a token file is the web identity step's. */
+    if (gd_aws_config_get(cfg, "web_identity_token_file", NULL)) return 0;
+    return set_msg(&p->role_err,
+                   "profile '%s' in '%s': role_arn is set but neither "
+                   "source_profile nor credential_source is",
+                   name, file);
+  }
+  if (sp && cs)
+    return set_msg(&p->role_err,
+                   "profile '%s' in '%s': source_profile and "
+                   "credential_source are both set (want one)",
+                   name, file);
+  if (gd_aws_config_get(cfg, "mfa_serial", NULL))
+    return set_msg(&p->role_err,
+                   "profile '%s' in '%s': mfa_serial is set, but gameday runs "
+                   "unattended and cannot ask for an MFA code; use a role "
+                   "without MFA, or credential_process with a helper that "
+                   "caches MFA sessions",
+                   name, file);
+  if (dur) {
+    char *end;
+    long d = strtol(dur, &end, 10);
+    if (end == dur || *end || d < 900 || d > 43200)
+      return set_msg(&p->role_err,
+                     "profile '%s' in '%s': duration_seconds: want 900 to "
+                     "43200, got '%s'",
+                     name, file, dur);
+    p->role_duration = d;
+  }
+  if (dup_opt(&p->role_arn, arn) ||
+      dup_opt(&p->role_extid, gd_aws_config_get(cfg, "external_id", NULL)) ||
+      dup_opt(&p->role_session,
+              gd_aws_config_get(cfg, "role_session_name", NULL)) ||
+      (!p->role_session && default_session(&p->role_session)))
+    return GD_ENOMEM;
+  int rc = snapshot_sts(p, cfg);
+  if (rc) return rc;
+  if (cs) {
+    unsigned m;
+    if (strcmp(cs, "Environment") == 0)
+      m = STEP_BIT(STEP_ENV);
+    else if (strcmp(cs, "Ec2InstanceMetadata") == 0)
+      m = STEP_BIT(STEP_IMDS);
+    else if (strcmp(cs, "EcsContainer") == 0)
+      m = STEP_BIT(STEP_CONTAINER);
+    else
+      return set_msg(&p->role_err,
+                     "profile '%s' in '%s': credential_source '%s': want "
+                     "Environment, Ec2InstanceMetadata or EcsContainer",
+                     name, file, cs);
+    if (set_msg(&p->role_src, "credential_source %s", cs)) return GD_ENOMEM;
+    return provider_make(p->loop, p->curl, cfg, m, depth + 1, visited,
+                         &p->inner);
+  }
+  if (set_msg(&p->role_src, "source_profile '%s'", sp)) return GD_ENOMEM;
+  /* A profile that is its own source uses its own keys (botocore). */
+  if (strcmp(sp, name) == 0)
+    return provider_make(p->loop, p->curl, cfg, STEP_BIT(STEP_PROFILE),
+                         depth + 1, visited, &p->inner);
+  char path[GD_ERROR_MAX / 2];
+  size_t o = 0;
+  int cycle = 0;
+  for (int i = 0; i <= depth; i++) {
+    o += (size_t)snprintf(path + o, o < sizeof path ? sizeof path - o : 0,
+                          "%s -> ", visited[i]);
+    if (o >= sizeof path) o = sizeof path - 1;
+    if (strcmp(visited[i], sp) == 0) cycle = 1;
+  }
+  snprintf(path + o, sizeof path - o, "%s", sp);
+  if (cycle)
+    return set_msg(&p->role_err,
+                   "profile '%s' in '%s': source_profile makes a cycle: %s",
+                   name, file, path);
+  if (depth + 1 >= ROLE_DEPTH_MAX)
+    return set_msg(&p->role_err,
+                   "profile '%s' in '%s': source_profile chain longer than "
+                   "%d: %s",
+                   name, file, ROLE_DEPTH_MAX, path);
+  struct gd_aws_config *sc = NULL;
+  struct gd_error e = {0};
+  if (gd_aws_config_load(&sc, sp, &e))
+    return e.code == GD_ENOMEM
+               ? GD_ENOMEM
+               : set_msg(&p->role_err, "profile '%s' in '%s': %s: %s", name,
+                         file, p->role_src, e.msg);
+  const char *chain[ROLE_DEPTH_MAX + 1];
+  for (int i = 0; i <= depth; i++) chain[i] = visited[i];
+  chain[depth + 1] = gd_aws_config_profile(sc);
+  rc = provider_make(p->loop, p->curl, sc,
+                     STEP_BIT(STEP_ROLE) | STEP_BIT(STEP_WEBID) |
+                         STEP_BIT(STEP_PROFILE),
+                     depth + 1, chain, &p->inner);
+  gd_aws_config_free(sc);
+  return rc;
+}
+
+/* AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE (+ AWS_ROLE_SESSION_NAME), each
+ * falling back to the profile's role_arn, web_identity_token_file and
+ * role_session_name, as botocore reads them. The environment counts for the
+ * top-level chain only, not for a source profile. */
+static int snapshot_webid(struct gd_aws_credprov *p,
+                          const struct gd_aws_config *cfg, int top) {
+  if (!(p->mask & STEP_BIT(STEP_WEBID))) return 0;
+  const char *pfile = NULL;
+  const char *file = top ? env_get("AWS_WEB_IDENTITY_TOKEN_FILE") : NULL;
+  int from_env = file != NULL;
+  if (!file) file = gd_aws_config_get(cfg, "web_identity_token_file", &pfile);
+  if (!file) return 0;
+  const char *arn = top ? env_get("AWS_ROLE_ARN") : NULL;
+  if (!arn) arn = gd_aws_config_get(cfg, "role_arn", NULL);
+  const char *sess = top ? env_get("AWS_ROLE_SESSION_NAME") : NULL;
+  if (!sess) sess = gd_aws_config_get(cfg, "role_session_name", NULL);
+  int rc = from_env
+               ? set_msg(&p->wi_what,
+                         "web identity (AWS_WEB_IDENTITY_TOKEN_FILE '%s')",
+                         file)
+               : set_msg(&p->wi_what,
+                         "web identity of profile '%s' in '%s'", p->profile,
+                         pfile);
+  if (rc || dup_opt(&p->wi_file, file)) return GD_ENOMEM;
+  if (!arn)
+    return set_msg(&p->wi_err,
+                   "%s: no role to assume: set AWS_ROLE_ARN or the "
+                   "profile's role_arn",
+                   p->wi_what);
+  if (dup_opt(&p->wi_arn, arn) || dup_opt(&p->wi_session, sess) ||
+      (!p->wi_session && default_session(&p->wi_session)))
+    return GD_ENOMEM;
+  return p->sts_ep.url[0] || p->sts_err ? 0 : snapshot_sts(p, cfg);
+}
+
+static int snapshot(struct gd_aws_credprov *p, const struct gd_aws_config *cfg,
+                    int depth, const char *const *visited) {
   const char *tok = env_get("AWS_SESSION_TOKEN");
   if (!tok) tok = env_get("AWS_SECURITY_TOKEN");
   if (dup_opt(&p->profile, gd_aws_config_profile(cfg)) ||
@@ -501,8 +724,9 @@ static int snapshot(struct gd_aws_credprov *p, const struct gd_aws_config *cfg) 
       dup_opt(&p->env_token, tok))
     return GD_ENOMEM;
   int rc = snapshot_profile(p, cfg);
+  if (!rc) rc = snapshot_role(p, cfg, depth, visited);
+  if (!rc) rc = snapshot_webid(p, cfg, depth == 0);
   if (rc) return rc;
-  p->webid = env_get("AWS_WEB_IDENTITY_TOKEN_FILE") != NULL;
 
   char url[1024];
   struct gd_error e = {0};
@@ -530,6 +754,19 @@ static void free_provider(struct gd_aws_credprov *p) {
   wipe_free(p->st_token);
   free(p->st_file);
   free(p->unsupported);
+  free(p->role_arn);
+  free(p->role_session);
+  wipe_free(p->role_extid);
+  free(p->role_err);
+  free(p->role_src);
+  free(p->wi_arn);
+  free(p->wi_session);
+  free(p->wi_file);
+  free(p->wi_err);
+  free(p->wi_what);
+  free(p->sts_err);
+  wipe_free(p->sts_secret);
+  wipe_free(p->sts_token);
   free(p->process);
   free(p->process_file);
   free(p->cont_url);
@@ -539,9 +776,7 @@ static void free_provider(struct gd_aws_credprov *p) {
   free(p->imds_base);
   free(p->imds_err);
   wipe_free(p->imds_token);
-  for (struct curl_slist *l = p->req.headers; l; l = l->next)
-    explicit_bzero(l->data, strlen(l->data));
-  gd_httpreq_free(&p->req);
+  req_wipe(p);
   if (p->easy) curl_easy_cleanup(p->easy);
   if (p->body) {
     explicit_bzero(p->body, BODY_MAX + 1);
@@ -568,26 +803,52 @@ static void on_close(uv_handle_t *h) {
 
 static void on_kick(uv_timer_t *t);
 
-int gd_aws_credprov_new(uv_loop_t *loop, struct gd_curl *curl,
-                        const struct gd_aws_config *cfg,
-                        struct gd_aws_credprov **out, struct gd_error *err) {
+/* The inner provider (source credentials) counts as one open handle. */
+static void inner_closed(void *arg) {
+  struct gd_aws_credprov *p = arg;
+  if (--p->open == 0 && p->closing) free_provider(p);
+}
+
+/* A provider that runs the steps of mask; depth > 0 for the source of an
+ * assumed role, visited the profiles of the chain down to this one. */
+static int provider_make(uv_loop_t *loop, struct gd_curl *curl,
+                         const struct gd_aws_config *cfg, unsigned mask,
+                         int depth, const char *const *visited,
+                         struct gd_aws_credprov **out) {
   *out = NULL;
   struct gd_aws_credprov *p = calloc(1, sizeof *p);
-  if (!p) return gd_error_set(err, GD_ENOMEM, "out of memory");
+  if (!p) return GD_ENOMEM;
   p->loop = loop;
   p->curl = curl;
   p->src = -1;
+  p->mask = mask;
+  p->depth = depth;
+  /* A profile named in code outranks the environment's keys. */
+  if (depth == 0 && gd_aws_config_profile_explicit(cfg))
+    p->mask &= ~STEP_BIT(STEP_ENV);
   gd_httpreq_init(&p->req);
-  if (snapshot(p, cfg)) {
+  const char *top[1] = {gd_aws_config_profile(cfg)};
+  if (snapshot(p, cfg, depth, depth ? visited : top)) {
+    /* The inner provider has handles on the loop: they close there. */
+    if (p->inner) gd_aws_credprov_close(p->inner, NULL, NULL);
+    p->inner = NULL;
     free_provider(p);
-    return gd_error_set(err, GD_ENOMEM, "aws credentials: out of memory");
+    return GD_ENOMEM;
   }
   uv_timer_init(loop, &p->kick);
   uv_timer_init(loop, &p->ptimer);
   p->kick.data = p->ptimer.data = p;
   p->proc.data = p->pout.data = p->perr.data = p;
-  p->open = 2;
+  p->open = 2 + (p->inner != NULL);
   *out = p;
+  return 0;
+}
+
+int gd_aws_credprov_new(uv_loop_t *loop, struct gd_curl *curl,
+                        const struct gd_aws_config *cfg,
+                        struct gd_aws_credprov **out, struct gd_error *err) {
+  if (provider_make(loop, curl, cfg, STEPS_ALL, 0, NULL, out))
+    return gd_error_set(err, GD_ENOMEM, "aws credentials: out of memory");
   return 0;
 }
 
@@ -710,6 +971,7 @@ void gd_aws_credprov_close(struct gd_aws_credprov *p, void (*done)(void *arg),
   uv_timer_stop(&p->ptimer);
   uv_close((uv_handle_t *)&p->kick, on_close);
   uv_close((uv_handle_t *)&p->ptimer, on_close);
+  if (p->inner) gd_aws_credprov_close(p->inner, inner_closed, p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -875,17 +1137,17 @@ static int http_add(struct gd_aws_credprov *p) {
   return 0;
 }
 
-/* Starts a request; header (may be NULL) is one "Name: value" line. On
- * failure p->ferr says so and the caller reports it. */
-static int http_start(struct gd_aws_credprov *p, int stage, const char *what,
-                      const char *url, const char *method, const char *header,
-                      long timeout_ms, int attempts) {
+/* The request's headers and body may hold tokens and signatures. */
+static void req_wipe(struct gd_aws_credprov *p) {
   for (struct curl_slist *l = p->req.headers; l; l = l->next)
     explicit_bzero(l->data, strlen(l->data));
+  if (p->req.body) explicit_bzero(p->req.body, strlen(p->req.body));
   gd_httpreq_free(&p->req);
-  if (!(p->req.url = strdup(url)) || !(p->req.method = strdup(method)) ||
-      (header && !(p->req.headers = curl_slist_append(NULL, header))))
-    return gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+}
+
+/* Sends p->req. local: a metadata endpoint, never through a proxy. */
+static int http_send(struct gd_aws_credprov *p, int stage, const char *what,
+                     int local, long timeout_ms, int attempts) {
   if (!p->easy && !(p->easy = curl_easy_init()))
     return gd_error_set(&p->ferr, GD_ENOMEM, "%s: curl_easy_init failed",
                         what);
@@ -895,7 +1157,7 @@ static int http_start(struct gd_aws_credprov *p, int stage, const char *what,
   if (rc) return rc;
   /* Metadata endpoints are local: never through a proxy from the
    * environment (which would also send them off the machine). */
-  curl_easy_setopt(p->easy, CURLOPT_PROXY, "");
+  if (local) curl_easy_setopt(p->easy, CURLOPT_PROXY, "");
   curl_easy_setopt(p->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   p->stage = stage;
@@ -905,6 +1167,18 @@ static int http_start(struct gd_aws_credprov *p, int stage, const char *what,
     return gd_error_set(&p->ferr, GD_EIO, "%s: cannot start the request",
                         what);
   return 0;
+}
+
+/* Starts a request; header (may be NULL) is one "Name: value" line. On
+ * failure p->ferr says so and the caller reports it. */
+static int http_start(struct gd_aws_credprov *p, int stage, const char *what,
+                      const char *url, const char *method, const char *header,
+                      long timeout_ms, int attempts) {
+  req_wipe(p);
+  if (!(p->req.url = strdup(url)) || !(p->req.method = strdup(method)) ||
+      (header && !(p->req.headers = curl_slist_append(NULL, header))))
+    return gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+  return http_send(p, stage, what, 1, timeout_ms, attempts);
 }
 
 /* "http://169.254.169.254: connection timed out" and the like. */
@@ -922,6 +1196,7 @@ static void http_error(struct gd_aws_credprov *p, const char *what,
 }
 
 static int container_start(struct gd_aws_credprov *p);
+static void sts_done(struct gd_aws_credprov *p, CURLcode rc, long status);
 static int imds_start(struct gd_aws_credprov *p);
 static int imds_role(struct gd_aws_credprov *p);
 static int imds_creds(struct gd_aws_credprov *p);
@@ -1084,6 +1359,7 @@ static void on_http(CURL *easy, CURLcode rc, void *arg) {
   case H_IMDS_TOKEN: imds_token_done(p, rc, status); break;
   case H_IMDS_ROLE: imds_role_done(p, rc, status); break;
   case H_IMDS_CREDS: imds_creds_done(p, rc, status); break;
+  case H_STS: sts_done(p, rc, status); break;
   }
   if (p->body) explicit_bzero(p->body, p->blen);
 }
@@ -1172,6 +1448,299 @@ static int imds_start(struct gd_aws_credprov *p) {
            IMDS_TOKEN_TTL_S);
   return http_start(p, H_IMDS_TOKEN, what, url, "PUT", hdr,
                     p->imds_timeout_ms, p->imds_attempts);
+}
+
+/* ------------------------------------------------------------------ */
+/* STS: AssumeRole (signed with the source credentials) and
+ * AssumeRoleWithWebIdentity (unsigned), query protocol. */
+
+struct form {
+  char *s;
+  size_t len, cap;
+  int oom;
+};
+
+static void form_add(struct form *f, const char *name, const char *value) {
+  char *v = gd_sigv4_uri_encode(value, strlen(value), 0);
+  size_t need = strlen(name) + (v ? strlen(v) : 0) + 3;
+  if (!v || f->oom) {
+    f->oom = 1;
+    free(v);
+    return;
+  }
+  if (f->len + need > f->cap) {
+    size_t cap = (f->len + need) * 2;
+    char *n = malloc(cap);
+    if (!n) {
+      f->oom = 1;
+      wipe_free(v);
+      return;
+    }
+    if (f->s) {
+      memcpy(n, f->s, f->len + 1);
+      explicit_bzero(f->s, f->len);
+      free(f->s);
+    }
+    f->s = n;
+    f->cap = cap;
+  }
+  f->len += (size_t)snprintf(f->s + f->len, f->cap - f->len, "%s%s=%s",
+                             f->len ? "&" : "", name, v);
+  wipe_free(v);
+}
+
+static void sts_forget(struct gd_aws_credprov *p) {
+  wipe_free(p->sts_secret);
+  wipe_free(p->sts_token);
+  p->sts_secret = p->sts_token = NULL;
+}
+
+/* Overwrites every copy of s in buf with '*': some AWS errors echo the
+ * canonical request, which holds the session token. */
+static void mask(char *buf, const char *s) {
+  size_t n = s ? strlen(s) : 0, len = strlen(buf);
+  if (n < 4) return;
+  for (size_t i = 0; i + n <= len; i++)
+    if (memcmp(buf + i, s, n) == 0) memset(buf + i, '*', n);
+}
+
+static const char *sts_what(struct gd_aws_credprov *p, char *buf, size_t n) {
+  if (p->sts_webid)
+    snprintf(buf, n, "%s", p->wi_what);
+  else
+    snprintf(buf, n, "profile '%s'", p->profile);
+  return buf;
+}
+
+/* The token file, trimmed, or NULL with p->ferr set. */
+static char *read_token(struct gd_aws_credprov *p, const char *what) {
+  FILE *f = fopen(p->wi_file, "rb");
+  if (!f) {
+    gd_error_set(&p->ferr, GD_EIO, "%s: cannot read the token file: %s",
+                 what, strerror(errno));
+    return NULL;
+  }
+  char *buf = malloc(BODY_MAX + 1);
+  size_t n = buf ? fread(buf, 1, BODY_MAX, f) : 0;
+  fclose(f);
+  if (!buf) {
+    gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+    return NULL;
+  }
+  buf[n] = 0;
+  while (n > 0 && strchr(" \t\r\n", buf[n - 1])) buf[--n] = 0;
+  if (n == 0) {
+    free(buf);
+    gd_error_set(&p->ferr, GD_EINVAL, "%s: the token file is empty", what);
+    return NULL;
+  }
+  return buf;
+}
+
+/* Host (with a port that is not the scheme's) of the STS URL, as curl
+ * sends it and SigV4 signs it. */
+static int url_host(const char *url, char *host, size_t n) {
+  CURLU *u = curl_url();
+  char *h = NULL, *port = NULL;
+  int rc = -1;
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    snprintf(host, n, "%s%s%s", h, port ? ":" : "", port ? port : "");
+    rc = 0;
+  }
+  curl_free(h);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+static int add_hdr(struct curl_slist **l, const char *name, const char *v) {
+  size_t n = strlen(name) + strlen(v) + 3;
+  char *line = malloc(n);
+  if (!line) return GD_ENOMEM;
+  snprintf(line, n, "%s: %s", name, v);
+  struct curl_slist *nl = curl_slist_append(*l, line);
+  explicit_bzero(line, n);
+  free(line);
+  if (!nl) return GD_ENOMEM;
+  *l = nl;
+  return 0;
+}
+
+/* Starts the STS call; creds are the source credentials (NULL for web
+ * identity). Failure: p->ferr. */
+static int sts_start(struct gd_aws_credprov *p, int webid,
+                     const struct gd_aws_creds *creds) {
+  char what[GD_ERROR_MAX / 2], host[512], num[32];
+  p->sts_webid = webid;
+  sts_what(p, what, sizeof what);
+  if (p->sts_err)
+    return gd_error_set(&p->ferr, GD_EINVAL, "%s: sts: %s", what, p->sts_err);
+  if (url_host(p->sts_ep.url, host, sizeof host))
+    return gd_error_set(&p->ferr, GD_EINVAL, "%s: sts: invalid URL '%s'",
+                        what, p->sts_ep.url);
+  struct form f = {0};
+  form_add(&f, "Action", webid ? "AssumeRoleWithWebIdentity" : "AssumeRole");
+  form_add(&f, "Version", STS_VERSION);
+  form_add(&f, "RoleArn", webid ? p->wi_arn : p->role_arn);
+  form_add(&f, "RoleSessionName", webid ? p->wi_session : p->role_session);
+  if (!webid && p->role_extid) form_add(&f, "ExternalId", p->role_extid);
+  if (!webid && p->role_duration) {
+    snprintf(num, sizeof num, "%ld", p->role_duration);
+    form_add(&f, "DurationSeconds", num);
+  }
+  if (webid) {
+    char *tok = read_token(p, what);
+    if (!tok) {
+      if (f.s) explicit_bzero(f.s, f.len);
+      free(f.s);
+      return p->ferr.code;
+    }
+    form_add(&f, "WebIdentityToken", tok);
+    sts_forget(p);
+    p->sts_token = tok;
+  } else {
+    sts_forget(p);
+    if (dup_opt(&p->sts_secret, creds->secret_access_key) ||
+        dup_opt(&p->sts_token, creds->session_token))
+      f.oom = 1;
+  }
+  req_wipe(p);
+  p->req.body = f.s;
+  char url[600];
+  snprintf(url, sizeof url, "%s/", p->sts_ep.url);
+  if (f.oom || !(p->req.url = strdup(url)) ||
+      !(p->req.method = strdup("POST")))
+    return gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+  static const char ctype[] =
+      "application/x-www-form-urlencoded; charset=utf-8";
+  int rc = add_hdr(&p->req.headers, "Content-Type", ctype);
+  /* No Expect: 100-continue round trip for a small form. */
+  if (!rc) {
+    struct curl_slist *nl = curl_slist_append(p->req.headers, "Expect:");
+    if (nl)
+      p->req.headers = nl;
+    else
+      rc = GD_ENOMEM;
+  }
+  if (!rc && !webid) {
+    struct gd_sigv4_header h[] = {{"Host", host}, {"Content-Type", ctype}};
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    struct gd_sigv4_request r = {
+        .method = "POST",
+        .target = "/",
+        .headers = h,
+        .nheaders = 2,
+        .payload = f.s,
+        .payload_len = f.len,
+        .region = p->sts_ep.signing_region,
+        .service = p->sts_ep.signing_name,
+        .when = &tm,
+    };
+    struct gd_sigv4_creds sc = {creds->access_key_id,
+                                creds->secret_access_key,
+                                creds->session_token};
+    struct gd_sigv4_result sr = {0};
+    struct gd_error e = {0};
+    if (gd_sigv4_sign(&r, &sc, NULL, &sr, &e))
+      return gd_error_set(&p->ferr, e.code, "%s: sts AssumeRole: %s", what,
+                          e.msg);
+    for (size_t i = 0; !rc && i < sr.nadd; i++)
+      rc = add_hdr(&p->req.headers, sr.add[i].name, sr.add[i].value);
+    if (!rc) rc = add_hdr(&p->req.headers, "Authorization", sr.authorization);
+    gd_sigv4_result_free(&sr);
+  }
+  if (rc) return gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+  return http_send(p, H_STS, what, 0, STS_TIMEOUT_MS, STS_ATTEMPTS);
+}
+
+static void sts_done(struct gd_aws_credprov *p, CURLcode rc, long status) {
+  char what[GD_ERROR_MAX / 2], code[128], msg[320], buf[2048];
+  const char *op = p->sts_webid ? "AssumeRoleWithWebIdentity" : "AssumeRole";
+  sts_what(p, what, sizeof what);
+  if (rc != CURLE_OK) {
+    char w2[GD_ERROR_MAX / 2 + 40];
+    snprintf(w2, sizeof w2, "%s: sts %s", what, op);
+    http_error(p, w2, rc, status);
+    sts_forget(p);
+    source_failed(p);
+    return;
+  }
+  xmlDoc *doc = p->blen ? xmlReadMemory(p->body, (int)p->blen, NULL, NULL,
+                                        XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                            XML_PARSE_NOWARNING)
+                        : NULL;
+  xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+  struct gd_aws_creds nc;
+  memset(&nc, 0, sizeof nc);
+  int ok = 0;
+  if (status != 200) {
+    /* <ErrorResponse><Error><Code/><Message/></Error>: STS's messages name
+     * roles and users, never keys. */
+    if (root && gd_aws_xml_text(root, "Error/Code", code, sizeof code)) {
+      if (!gd_aws_xml_text(root, "Error/Message", msg, sizeof msg))
+        snprintf(msg, sizeof msg, "(no message)");
+      mask(msg, p->sts_secret);
+      mask(msg, p->sts_token);
+      mask(code, p->sts_token);
+      gd_error_set(&p->ferr, GD_EIO, "%s: sts %s: %s: %s", what, op, code,
+                   msg);
+    } else
+      gd_error_set(&p->ferr, GD_EIO, "%s: sts %s: HTTP %ld", what, op,
+                   status);
+  } else {
+    char path[128];
+    snprintf(path, sizeof path, "%sResult/Credentials", op);
+    xmlNode *c = root ? gd_aws_xml_find(root, path) : NULL;
+    char akid[256], exp[64];
+    int64_t t = 0;
+    if (!c || !gd_aws_xml_text(c, "AccessKeyId", akid, sizeof akid) ||
+        !akid[0] || !gd_aws_xml_text(c, "SecretAccessKey", msg, sizeof msg) ||
+        !msg[0] || !gd_aws_xml_text(c, "SessionToken", buf, sizeof buf) ||
+        !buf[0])
+      gd_error_set(&p->ferr, GD_EIO, "%s: sts %s: answer has no credentials",
+                   what, op);
+    else if (!gd_aws_xml_text(c, "Expiration", exp, sizeof exp) ||
+             gd_aws_parse_time(exp, &t))
+      gd_error_set(&p->ferr, GD_EIO,
+                   "%s: sts %s: Expiration is not an ISO 8601 time", what, op);
+    else if (set_creds(&nc, akid, msg, buf, t))
+      gd_error_set(&p->ferr, GD_ENOMEM, "%s: out of memory", what);
+    else
+      ok = 1;
+  }
+  explicit_bzero(msg, sizeof msg);
+  explicit_bzero(buf, sizeof buf);
+  xmlFreeDoc(doc);
+  sts_forget(p);
+  if (!ok) {
+    source_failed(p);
+    return;
+  }
+  if (p->sts_webid)
+    snprintf(nc.source, sizeof nc.source, "web identity role '%s'",
+             p->wi_arn);
+  else
+    snprintf(nc.source, sizeof nc.source, "role '%s' of profile '%s'",
+             p->role_arn, p->profile);
+  fetch_ok(p, &nc);
+}
+
+/* The source credentials of an assumed role have come. */
+static void on_inner(const struct gd_aws_creds *creds,
+                     const struct gd_error *err, void *arg) {
+  struct gd_aws_credprov *p = arg;
+  if (p->closing) return;
+  if (!creds) {
+    gd_error_set(&p->ferr, err->code, "profile '%s': %s: %s", p->profile,
+                 p->role_src, err->msg);
+    source_failed(p);
+    return;
+  }
+  if (sts_start(p, 0, creds)) source_failed(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1463,17 +2032,36 @@ static enum step_rc step_profile(struct gd_aws_credprov *p,
   return ST_SKIP;
 }
 
+static enum step_rc step_role(struct gd_aws_credprov *p) {
+  if (p->role_err) {
+    gd_error_set(&p->ferr, GD_EINVAL, "%s", p->role_err);
+    return ST_FAIL;
+  }
+  if (!p->role_arn) return ST_SKIP;
+  /* The source answers from its cache or refreshes as it needs to. */
+  struct gd_error e = {0};
+  if (gd_aws_credprov_get(p->inner, on_inner, p, &e)) {
+    gd_error_set(&p->ferr, e.code, "profile '%s': %s: %s", p->profile,
+                 p->role_src, e.msg);
+    return ST_FAIL;
+  }
+  return ST_ASYNC;
+}
+
 static enum step_rc step_run(struct gd_aws_credprov *p,
                              struct gd_aws_creds *nc) {
+  if (!(p->mask & STEP_BIT(p->step))) return ST_SKIP;
   switch (p->step) {
   case STEP_ENV: return step_env(p, nc);
+  case STEP_ROLE: return step_role(p);
   case STEP_PROFILE: return step_profile(p, nc);
   case STEP_WEBID:
-    if (!p->webid) return ST_SKIP;
-    gd_error_set(&p->ferr, GD_EINVAL,
-                 "web identity credentials (AWS_WEB_IDENTITY_TOKEN_FILE) are "
-                 "not supported by gameday: they need an STS call");
-    return ST_FAIL;
+    if (p->wi_err) {
+      gd_error_set(&p->ferr, GD_EINVAL, "%s", p->wi_err);
+      return ST_FAIL;
+    }
+    if (!p->wi_file) return ST_SKIP;
+    return sts_start(p, 1, NULL) ? ST_FAIL : ST_ASYNC;
   case STEP_CONTAINER:
     if (p->cont_err) {
       gd_error_set(&p->ferr, GD_EINVAL, "container credentials: %s",

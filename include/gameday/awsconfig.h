@@ -14,16 +14,30 @@
  *
  * Credentials (gd_aws_credprov_*): the SDKs' default chain, first match wins:
  *   1. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- *      AWS_SESSION_TOKEN;
- *   2. the profile: static keys (aws_access_key_id, aws_secret_access_key,
+ *      AWS_SESSION_TOKEN (skipped when the caller named the profile, as
+ *      the SDKs do; AWS_PROFILE does not count);
+ *   2. assume role: the profile's role_arn with source_profile (the keys,
+ *      role or process of that profile, chained up to 8 deep, cycles
+ *      refused; a profile that is its own source uses its own keys) or
+ *      credential_source (Environment, Ec2InstanceMetadata, EcsContainer),
+ *      and role_session_name (default gameday-<epoch>), external_id,
+ *      duration_seconds; mfa_serial is refused (gameday runs unattended).
+ *      STS AssumeRole, signed with the source credentials, at
+ *      sts.REGION.amazonaws.com (AWS_ENDPOINT_URL_STS and the other
+ *      overrides apply; us-east-1 when no region is set);
+ *   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (and
+ *      AWS_ROLE_SESSION_NAME), else the profile's web_identity_token_file,
+ *      role_arn, role_session_name: the unsigned STS
+ *      AssumeRoleWithWebIdentity, the token file read on every fetch;
+ *   4. the profile: static keys (aws_access_key_id, aws_secret_access_key,
  *      aws_session_token), else `credential_process` (split like a POSIX
  *      shell line but run without a shell, as botocore does; its stdout is
  *      the JSON document of Version 1);
- *   3. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+ *   5. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  *      (http://169.254.170.2) or AWS_CONTAINER_CREDENTIALS_FULL_URI (https,
  *      or http to a loopback address or the EKS Pod Identity agent), with
  *      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN as Authorization;
- *   4. instance metadata, IMDSv2 (a session token, then the role, then its
+ *   6. instance metadata, IMDSv2 (a session token, then the role, then its
  *      credentials) with IMDSv1 as fallback when the token call is refused
  *      (403, 404, 405) unless AWS_EC2_METADATA_V1_DISABLED; endpoint
  *      AWS_EC2_METADATA_SERVICE_ENDPOINT (or _ENDPOINT_MODE=IPv6), off with
@@ -31,9 +45,8 @@
  *      AWS_METADATA_SERVICE_TIMEOUT / _NUM_ATTEMPTS say otherwise, so a
  *      laptop does not hang.
  * Not supported (an error naming the setting, never a silent fall-through
- * to other credentials): role_arn / source_profile / credential_source,
- * SSO profiles, and web identity (AWS_WEB_IDENTITY_TOKEN_FILE or
- * web_identity_token_file): these need signed STS calls.
+ * to other credentials): SSO profiles (sso_session, sso_start_url).
+ * STS errors read "profile 'ops': sts AssumeRole: AccessDenied: ...".
  *
  * The source that answered first is kept and asked again when its
  * credentials come near expiry. Secrets never appear in a message: errors
@@ -64,6 +77,10 @@ int gd_aws_config_load(struct gd_aws_config **out, const char *profile,
 void gd_aws_config_free(struct gd_aws_config *c);
 
 const char *gd_aws_config_profile(const struct gd_aws_config *c);
+/* 1 when the caller named the profile (not AWS_PROFILE, not the default):
+ * the credential chain then skips the environment's keys, as the SDKs do
+ * for a profile given in code. */
+int gd_aws_config_profile_explicit(const struct gd_aws_config *c);
 /* The files as resolved (~ expanded), whether they exist or not. */
 const char *gd_aws_config_file(const struct gd_aws_config *c);
 const char *gd_aws_config_credentials_file(const struct gd_aws_config *c);

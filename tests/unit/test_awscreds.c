@@ -279,7 +279,8 @@ static void test_profile_errors(void) {
   put(&f, ".aws/credentials",
       "[half]\naws_access_key_id = AKIDHALF\n"
       "[role]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
-      "source_profile = half\n");
+      "source_profile = half\n"
+      "[sso]\nsso_session = corp\nsso_account_id = 123456789012\n");
   setenv("AWS_PROFILE", "half", 1);
   if (fx_provider(&f) == 0) {
     struct got g = {0};
@@ -291,14 +292,27 @@ static void test_profile_errors(void) {
     gd_aws_credprov_close(f.p, NULL, NULL);
     f.p = NULL;
   }
-  /* Assume-role profiles are refused by name, not silently skipped. */
+  /* A role whose source profile is broken says so through the chain
+   * (the role tests proper are in test_awssts.c). */
   setenv("AWS_PROFILE", "role", 1);
   if (fx_provider(&f) == 0) {
     struct got g = {0};
     fx_get(&f, &g);
     CU_ASSERT_FALSE(g.ok);
-    ASSERT_HAS(g.err.msg, "profile 'role'");
-    ASSERT_HAS(g.err.msg, "role_arn is not supported");
+    ASSERT_HAS(g.err.msg, "profile 'role': source_profile 'half': ");
+    ASSERT_HAS(g.err.msg, "aws_secret_access_key is not");
+    ASSERT_LACKS(g.err.msg, "AKIDHALF");
+    gd_aws_credprov_close(f.p, NULL, NULL);
+    f.p = NULL;
+  }
+  /* SSO profiles are refused by name, not silently skipped. */
+  setenv("AWS_PROFILE", "sso", 1);
+  if (fx_provider(&f) == 0) {
+    struct got g = {0};
+    fx_get(&f, &g);
+    CU_ASSERT_FALSE(g.ok);
+    ASSERT_HAS(g.err.msg, "profile 'sso'");
+    ASSERT_HAS(g.err.msg, "sso_session is not supported");
   }
   fx_end(&f);
 }
@@ -325,17 +339,31 @@ static void test_no_credentials(void) {
   fx_end(&f);
 }
 
+/* Web identity comes before the profile's keys and fails on its own
+ * terms: no silent fall-through (the STS side is in test_awssts.c). */
 static void test_web_identity(void) {
   struct fx f;
   fx_begin(&f);
-  setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token", 1);
+  put(&f, ".aws/credentials",
+      "[default]\naws_access_key_id = AKIDDEF\n"
+      "aws_secret_access_key = SECRETDEF\n");
+  setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
+  if (fx_provider(&f) == 0) {
+    struct got g = {0};
+    fx_get(&f, &g);
+    CU_ASSERT_FALSE(g.ok);
+    ASSERT_HAS(g.err.msg, "AWS_WEB_IDENTITY_TOKEN_FILE '/nonexistent/token'");
+    ASSERT_HAS(g.err.msg, "set AWS_ROLE_ARN");
+    gd_aws_credprov_close(f.p, NULL, NULL);
+    f.p = NULL;
+  }
   setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/x", 1);
   if (fx_provider(&f) == 0) {
     struct got g = {0};
     fx_get(&f, &g);
     CU_ASSERT_FALSE(g.ok);
-    ASSERT_HAS(g.err.msg, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    ASSERT_HAS(g.err.msg, "not supported");
+    ASSERT_HAS(g.err.msg, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE "
+                          "'/nonexistent/token'): cannot read the token file");
   }
   fx_end(&f);
 }
