@@ -103,7 +103,28 @@ char *gd_test_read_file(const char *path) {
   return buf;
 }
 
+/* Every child spawned here, so that one a failed test left behind (a fatal
+ * assertion skips the test's own stop) is stopped when the program exits.
+ * Only children not yet reaped are signalled: waitpid(WNOHANG) returning 0
+ * proves the pid is still ours (it cannot be reused before it is reaped),
+ * so nothing else can ever be hit. */
+#define SPAWNED_MAX 256
+static pid_t spawned[SPAWNED_MAX];
+static size_t nspawned;
+
+static void stop_leftovers(void) {
+  for (size_t i = 0; i < nspawned; i++) {
+    int st;
+    if (spawned[i] <= 0 || waitpid(spawned[i], &st, WNOHANG) != 0) continue;
+    fprintf(stderr, "testutil: stopping pid %ld, left running by a failed "
+                    "test\n", (long)spawned[i]);
+    kill(spawned[i], SIGKILL);
+    waitpid(spawned[i], &st, 0);
+  }
+}
+
 pid_t gd_test_spawn(char *const argv[], const char *log) {
+  if (nspawned == 0) atexit(stop_leftovers);
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -120,6 +141,7 @@ pid_t gd_test_spawn(char *const argv[], const char *log) {
     execv(argv[0], argv);
     _exit(127);
   }
+  if (nspawned < SPAWNED_MAX) spawned[nspawned++] = pid;
   return pid;
 }
 
