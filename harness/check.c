@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <libxml/xmlwriter.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +72,14 @@ static struct gd_check_row *add_row(struct gd_check_report *rep,
   return r;
 }
 
-static void set_finding(struct gd_check_row *r, const char *fmt, const char *a,
-                        const char *b) {
+static void set_finding(struct gd_check_row *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_finding(struct gd_check_row *r, const char *fmt, ...) {
   char buf[1024];
-  snprintf(buf, sizeof buf, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
   char *f = strdup(buf);
   if (!f) return;
   free(r->finding);
@@ -119,19 +124,18 @@ static void on_result(struct gd_probe *p, const struct gd_sample_result *res,
     first_line(p->result_text, line, sizeof line);
     r->result = GD_CHECK_PASS;
     /* What it read says more than "exit 0" when there is anything. */
-    set_finding(r, "%s%s", line[0] ? line : res->detail ? res->detail : "ok",
-                "");
+    set_finding(r, "%s", line[0] ? line : res->detail ? res->detail : "ok");
     break;
   }
   case GD_SAMPLE_MISMATCH:
   case GD_SAMPLE_STATUS:
   case GD_SAMPLE_EXIT:
     r->result = r->warn ? GD_CHECK_WARN : GD_CHECK_FAIL;
-    set_finding(r, "%s%s", detail, "");
+    set_finding(r, "%s", detail);
     break;
   default:
     r->result = GD_CHECK_ERROR;
-    set_finding(r, "could not check: %s%s", detail, "");
+    set_finding(r, "could not check: %s", detail);
     break;
   }
 }
@@ -156,8 +160,8 @@ static void step_cb(uv_timer_t *t) {
     for (size_t i = 0; i < c->sc->nprobes; i++)
       if (!c->got[i]) {
         c->got[i] = 1;
-        set_finding(&c->rep->rows[c->first_row + i], "%s%s",
-                    "not checked: interrupted", "");
+        set_finding(&c->rep->rows[c->first_row + i],
+                    "not checked: interrupted");
       }
   }
   for (size_t i = 0; i < c->sc->nprobes; i++)
@@ -193,11 +197,11 @@ int gd_check_readiness(struct gd_check_report *rep, const struct gd_scenario *sc
     struct gd_error e = {0};
     p->on_result = on_result;
     p->on_result_arg = &c;
+    p->want_text = 1; /* a pass row shows what the check read */
     if (gd_probe_start(p, loop, c.curl, &e)) {
       /* Could not even start (bad TLS file, ...): a row that says so. */
       c.got[i] = c.stopping[i] = 1;
-      set_finding(&rep->rows[c.first_row + i], "could not check: %s%s", e.msg,
-                  "");
+      set_finding(&rep->rows[c.first_row + i], "could not check: %s", e.msg);
       continue;
     }
     c.left++;
@@ -233,10 +237,10 @@ int gd_check_add_run(struct gd_check_report *rep, const struct gd_run *run) {
   r->duration_ms = (double)(run->end_ns - run->start_ns) / 1e6;
   if (run->verdict == GD_VERDICT_PASS) {
     r->result = GD_CHECK_PASS;
-    set_finding(r, "%s%s", "steady state holds; targets resolved", "");
+    set_finding(r, "steady state holds; targets resolved");
   } else {
     r->result = run->verdict == GD_VERDICT_ERROR ? GD_CHECK_ERROR : GD_CHECK_FAIL;
-    set_finding(r, "%s%s", run->reason, "");
+    set_finding(r, "%s", run->reason);
   }
   if (strstr(run->reason, "interrupted by")) rep->interrupted = 1;
   rep->end_ns = uv_hrtime();

@@ -202,6 +202,7 @@ static int cmd_validate(const struct opts *o) {
  * rules and change nothing. */
 struct plan_dry {
   uv_loop_t loop;
+  struct gd_action *a;
   struct gd_curl *curl;
   uv_timer_t timer;
   int timed_out;
@@ -215,9 +216,8 @@ static void plan_dry_done(struct gd_action *a, void *arg) {
 
 static void plan_dry_timeout(uv_timer_t *t) {
   struct plan_dry *pd = t->data;
-  struct gd_action *a = pd->timer.loop->data;
   pd->timed_out = 1;
-  gd_action_cancel(a);
+  gd_action_cancel(pd->a);
 }
 
 static void plan_dry_closed(uv_handle_t *h) { (void)h; }
@@ -226,14 +226,13 @@ static void plan_curl_closed(void *arg) { (void)arg; }
 /* Returns 0 when it resolved, 1 when it would be refused or failed. */
 static int plan_dry_run(struct gd_action *a, const struct gd_scenario *sc,
                         char *buf, size_t n) {
-  struct plan_dry pd = {0};
+  struct plan_dry pd = {.a = a};
   struct gd_error err = {0};
   int bad = 1;
   if (uv_loop_init(&pd.loop)) {
     snprintf(buf, n, "cannot resolve: cannot start an event loop");
     return 1;
   }
-  pd.loop.data = a;
   uv_timer_init(&pd.loop, &pd.timer);
   pd.timer.data = &pd;
   if (gd_curl_new(&pd.loop, &pd.curl, &err)) {

@@ -322,7 +322,12 @@ void gd_sample_set_value(struct gd_sample *s, double v) {
   s->has_value = 1;
 }
 
+int gd_sample_wants_text(const struct gd_sample *s) {
+  return s->probe->want_text;
+}
+
 void gd_sample_set_text(struct gd_sample *s, const char *text, size_t len) {
+  if (!s->probe->want_text) return;
   if (len > GD_SAMPLE_TEXT_MAX) len = GD_SAMPLE_TEXT_MAX;
   char *t = malloc(len + 1);
   if (!t) return; /* a result without text, not a failed sample */

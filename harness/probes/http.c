@@ -167,9 +167,9 @@ static int slot_new(struct gd_probe *p, struct http_slot **out,
   int rc;
   struct http_slot *sl = calloc(1, sizeof *sl);
   if (!sl) return gd_error_set(err, GD_ENOMEM, "%s: out of memory", p->path);
-  /* The body is kept only when something reads it: an expectation, or a
-   * compare step that needs the result captured. */
-  if ((ctx->contains || ctx->has_re || p->capture) &&
+  /* The body is kept only when something reads it: an expectation, or
+   * the sample's text (a capture to compare, a check's finding). */
+  if ((ctx->contains || ctx->has_re || p->want_text) &&
       !(sl->body = malloc(BODY_MAX + 1)))
     goto fail_nomem;
   CURL *e = sl->easy = curl_easy_init();

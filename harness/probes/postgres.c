@@ -434,7 +434,7 @@ static void check_result(struct pg_slot *sl, const PGresult *res) {
     gd_sample_done(s, GD_SAMPLE_MISMATCH, "%lld row(s) (expected at most %lld)",
                    rows, ctx->max_rows);
   } else {
-    set_rows_text(s, res);
+    if (gd_sample_wants_text(s)) set_rows_text(s, res);
     gd_sample_done(s, GD_SAMPLE_OK, NULL);
   }
 }

@@ -168,6 +168,9 @@ struct gd_probe {
   /* Capture (a verify step compares against it): taken by the driver at t0
    * from the result above. */
   int capture;                /* set by the loader: some action reads it */
+  int want_text;              /* keep what ok samples read (capture, and
+                                 check's findings); off, kinds skip building
+                                 it, so a plain probe pays nothing */
   int has_capture;
   char *captured_text;        /* NULL when the kind gave no text */
   int captured_has_value;
@@ -218,6 +221,10 @@ void gd_sample_set_value(struct gd_sample *s, double v);
  * GD_SAMPLE_TEXT_MAX bytes. */
 #define GD_SAMPLE_TEXT_MAX (64 * 1024)
 void gd_sample_set_text(struct gd_sample *s, const char *text, size_t len);
+/* Whether anything reads the text (p->want_text): a kind that has to
+ * build it (query rows) asks first. gd_sample_set_text ignores the text
+ * when nothing does. */
+int gd_sample_wants_text(const struct gd_sample *s);
 /* Driver: copy the last ok result into the capture; -1 when there is none
  * (the probe never had an ok sample). */
 int gd_probe_capture(struct gd_probe *p);
