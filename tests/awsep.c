@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "awsep_int.h"
+#include "testutil.h"
 #include "gameday/sigv4.h"
 
 #define EP_CONNS 64
@@ -1270,18 +1271,11 @@ struct gd_awsep *gd_awsep_start(const struct gd_awsep_options *opts) {
   ep->now = mono_ms();
   ep->wall_off = wall_ms() - ep->now;
   ep->wake[0] = ep->wake[1] = -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  ep->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (ep->lfd < 0 || bind(ep->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(ep->lfd, 64) != 0 ||
-      getsockname(ep->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(ep->wake) != 0) {
+  ep->lfd = gd_test_listen(64, &ep->port);
+  if (ep->lfd < 0 || pipe(ep->wake) != 0) {
     fprintf(stderr, "awsep: cannot listen: %s\n", strerror(errno));
     goto fail;
   }
-  ep->port = ntohs(sa.sin_port);
   snprintf(ep->url, sizeof ep->url, "http://127.0.0.1:%d", ep->port);
   if (pthread_create(&ep->th, NULL, server_main, ep) != 0) {
     fprintf(stderr, "awsep: cannot start its thread\n");

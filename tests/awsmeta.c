@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include "awsmeta.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -254,19 +255,8 @@ int gd_awsmeta_start(struct gd_awsmeta *m) {
   m->conns = calloc(GD_AWSMETA_CONNS, sizeof *m->conns);
   if (!m->conns) goto fail;
   for (int i = 0; i < GD_AWSMETA_CONNS; i++) m->conns[i].fd = -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  m->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  if (m->lfd < 0) goto fail;
-  int one = 1;
-  setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(m->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(m->lfd, 64) != 0 ||
-      getsockname(m->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(m->wake) != 0)
-    goto fail;
-  m->port = ntohs(sa.sin_port);
+  m->lfd = gd_test_listen(64, &m->port);
+  if (m->lfd < 0 || pipe(m->wake) != 0) goto fail;
   snprintf(m->base, sizeof m->base, "http://127.0.0.1:%d", m->port);
   if (pthread_create(&m->th, NULL, meta_main, m) == 0) return 0;
 fail:

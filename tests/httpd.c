@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include "httpd.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -150,19 +151,8 @@ int gd_httpd_start(struct gd_httpd *sv, enum gd_httpd_mode mode, int status,
   sv->conns = calloc(HTTPD_CONNS, sizeof *sv->conns);
   if (!sv->conns) goto fail;
   for (int i = 0; i < HTTPD_CONNS; i++) sv->conns[i].fd = -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  if (sv->lfd < 0) goto fail;
-  int one = 1;
-  setsockopt(sv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(sv->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(sv->lfd, 512) != 0 ||
-      getsockname(sv->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(sv->wake) != 0)
-    goto fail;
-  sv->port = ntohs(sa.sin_port);
+  sv->lfd = gd_test_listen(512, &sv->port);
+  if (sv->lfd < 0 || pipe(sv->wake) != 0) goto fail;
   if (pthread_create(&sv->th, NULL, httpd_main, sv) == 0) return 0;
 fail:
   /* Nothing left behind: a test that fails here goes on to the next. */

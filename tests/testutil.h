@@ -29,6 +29,11 @@ int gd_test_write_file(const char *path, const char *content);
 /* malloc'd contents, NULL on error. */
 char *gd_test_read_file(const char *path);
 
+/* A listening TCP socket on 127.0.0.1 and a free port (close-on-exec,
+ * SO_REUSEADDR), for the tests' own servers: the fd and *port, or -1 with
+ * errno set. */
+int gd_test_listen(int backlog, int *port);
+
 /* Spawns argv (argv[0] a path) with stdout and stderr appended to log (may be
  * NULL: inherited). Returns the pid or -1. */
 pid_t gd_test_spawn(char *const argv[], const char *log);

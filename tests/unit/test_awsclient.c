@@ -260,16 +260,8 @@ static int awsd_start(struct awsd *s) {
   memset(s, 0, sizeof *s);
   for (int i = 0; i < AWSD_CONNS; i++) s->conns[i].fd = -1;
   pthread_mutex_init(&s->mu, NULL);
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-      listen(s->lfd, 64) != 0 ||
-      getsockname(s->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
-      pipe(s->wake) != 0)
-    return -1;
-  s->port = ntohs(sa.sin_port);
+  s->lfd = gd_test_listen(64, &s->port);
+  if (s->lfd < 0 || pipe(s->wake) != 0) return -1;
   return pthread_create(&s->th, NULL, awsd_main, s) == 0 ? 0 : -1;
 }
 
