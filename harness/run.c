@@ -639,6 +639,18 @@ static int figure_value(const struct gd_run *run, const char *name, double *v) {
   return 0;
 }
 
+static void add_figures(struct gd_run *run, const struct gd_probe_figure *f,
+                        unsigned n) {
+  for (unsigned k = 0; k < n; k++) {
+    struct gd_measurement *m =
+        (struct gd_measurement *)gd_run_measurement(run, f[k].name);
+    if (m)
+      m->value += f[k].value;
+    else
+      add_measurement(run, f[k].name, 1, f[k].value, 0, 0);
+  }
+}
+
 static void compute_results(struct drv *d) {
   struct gd_run *run = d->run;
   const struct gd_scenario *sc = d->sc;
@@ -688,34 +700,15 @@ static void compute_results(struct drv *d) {
   uint64_t skipped = 0;
   for (size_t i = 0; i < sc->nprobes; i++) skipped += sc->probes[i].skipped;
   add_measurement(run, "skipped", 1, (double)skipped, 0, 0);
-  /* Figures published by probe kinds (lost_writes, peak_depth, ...), summed
-   * over probes of the same name. */
-  for (size_t i = 0; i < sc->nprobes; i++) {
-    const struct gd_probe *p = &sc->probes[i];
-    for (unsigned k = 0; k < p->nfigures; k++) {
-      struct gd_measurement *m = (struct gd_measurement *)gd_run_measurement(run, p->figures[k].name);
-      if (m)
-        m->value += p->figures[k].value;
-      else
-        add_measurement(run, p->figures[k].name, 1, p->figures[k].value, 0, 0);
-    }
-  }
-
-  /* ... and by actions (queue reconciliation, compare). */
+  /* Figures published by probe and action kinds (lost_writes, peak_depth,
+   * messages_missing, ...), summed over those that publish the same name. */
+  for (size_t i = 0; i < sc->nprobes; i++)
+    add_figures(run, sc->probes[i].figures, sc->probes[i].nfigures);
   const struct gd_action *lists[3] = {sc->fault, sc->verify, sc->rollback};
   size_t counts[3] = {sc->nfault, sc->nverify, sc->nrollback};
   for (int l = 0; l < 3; l++)
-    for (size_t i = 0; i < counts[l]; i++) {
-      const struct gd_action *a = &lists[l][i];
-      for (unsigned k = 0; k < a->nfigures; k++) {
-        struct gd_measurement *m =
-            (struct gd_measurement *)gd_run_measurement(run, a->figures[k].name);
-        if (m)
-          m->value += a->figures[k].value;
-        else
-          add_measurement(run, a->figures[k].name, 1, a->figures[k].value, 0, 0);
-      }
-    }
+    for (size_t i = 0; i < counts[l]; i++)
+      add_figures(run, lists[l][i].figures, lists[l][i].nfigures);
 
   /* Thresholds. */
   run->thresholds = calloc(sc->nthresholds ? sc->nthresholds : 1, sizeof *run->thresholds);
