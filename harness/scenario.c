@@ -693,7 +693,9 @@ static int link_probe_refs(struct gd_scenario *sc, struct gd_action *a,
       if (p < 0)
         return gd_error_set(err, GD_EINVAL, "%s.%s: no probe named '%s'",
                             a[i].path, key, name);
-      if (capture) sc->probes[p].capture = sc->probes[p].want_text = 1;
+      /* read after recovery, and maybe captured at t0: its text either way */
+      sc->probes[p].want_text = 1;
+      if (capture) sc->probes[p].capture = 1;
       key = "probe";
       capture = 0;
     }

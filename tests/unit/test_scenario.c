@@ -698,6 +698,7 @@ static void test_compare_links(void) {
   CU_ASSERT_EQUAL(gd_scenario_from_json(doc, "inline.json", NULL, 0, &sc, &err), 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
   CU_ASSERT_EQUAL(sc->probes[0].capture, 1);
+  CU_ASSERT_EQUAL(sc->probes[0].want_text, 1);
   CU_ASSERT_EQUAL(sc->nthresholds, 1);
   gd_scenario_free(sc);
   cJSON_Delete(doc);
